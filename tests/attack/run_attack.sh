@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs hsmux-attack on a fresh token store that it deletes afterwards.
+#   run_attack.sh softhsm ATTACK_BIN SOFTHSM_MODULE [hsmux-attack options]
+#   run_attack.sh hsmux ATTACK_BIN LIBHSMUX POLICY [hsmux-attack options]
+# POLICY is written into the backend section as "policy = POLICY".
+set -eu
+mode=$1 bin=$2 module=$3
+shift 3
+dir=$(mktemp -d "${TMPDIR:-/tmp}/hsmux-attack.XXXXXX")
+trap 'rm -rf "$dir"' EXIT INT TERM
+
+case $mode in
+softhsm)
+	mkdir "$dir/tokens"
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\n' "$dir" \
+		>"$dir/softhsm2.conf"
+	SOFTHSM2_CONF=$dir/softhsm2.conf "$bin" "$@" "$module"
+	;;
+hsmux)
+	policy=$1
+	shift
+	mkdir "$dir/store"
+	printf '[backend:soft]\ntype = softhsm\nstore = %s/store\npolicy = %s\n' \
+		"$dir" "$policy" >"$dir/hsmux.conf"
+	HSMUX_CONF=$dir/hsmux.conf "$bin" "$@" "$module"
+	;;
+*)
+	echo "run_attack.sh: unknown mode '$mode'; use softhsm or hsmux" >&2
+	exit 2
+	;;
+esac
