@@ -141,7 +141,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 			status_usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			status_usage(stderr);
+			fputs("Try `hsmux status --help`.\n", stderr);
 			return CLI_EXIT_USAGE;
 		}
 	}

@@ -155,7 +155,7 @@ int cmd_token(struct cli *cli, int argc, char **argv)
 			token_usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			token_usage(stderr);
+			fputs("Try `hsmux token --help`.\n", stderr);
 			return CLI_EXIT_USAGE;
 		}
 	}

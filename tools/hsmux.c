@@ -205,7 +205,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		cli_error("no command given; see `hsmux --help` for the list");
 		return CLI_EXIT_USAGE;
 	}
 	if (!cli.module_path)
