@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Turn callgrind profiles of `hsmux-bench --count` into a Markdown table of
+instructions per operation and of what each layer adds over the backend.
+
+Every profile was collected with --toggle-collect=bench_op_<op>, after
+zeroed warm-up iterations, so its total divided by the iterations is the
+cost of one operation. ECDSA and RSA signing draw random numbers, so their
+totals vary from call to call by more than a layer costs. The layer cost
+is therefore taken from the instructions spent outside the backend object:
+the total minus the inclusive cost of the calls into the backend. A layer
+is credited only with the backend calls that the direct run makes per
+operation; any extra backend call (an attribute read, say) stays in its
+cost.
+"""
+import argparse
+import collections
+import os
+import sys
+
+# Goals in instructions per operation for the layer under test, by
+# operation; C_GetSessionInfo is one call, each crypto operation two (the
+# Init call and the one-shot call).
+GOALS = {"session-info": 150}
+CRYPTO_GOAL = 250
+
+
+def parse_profile(path, backend):
+    """Return (total Ir, {backend function: [calls, inclusive Ir]}) for the
+    calls that enter the backend object from outside it."""
+    total = None
+    calls = collections.defaultdict(lambda: [0, 0])
+    ob = cob = cfn = None
+    pending = None
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if pending is not None:
+                # The cost line after calls=: position, then inclusive Ir.
+                fields = line.split()
+                callee_ob, callee_fn, count = pending
+                if backend in callee_ob and backend not in (ob or ""):
+                    calls[callee_fn][0] += count
+                    calls[callee_fn][1] += int(fields[1])
+                pending = None
+                continue
+            if line.startswith("ob="):
+                ob = line[3:]
+            elif line.startswith("fn="):
+                cob = None
+            elif line.startswith("cob="):
+                cob = line[4:]
+            elif line.startswith("cfn="):
+                cfn = line[4:]
+            elif line.startswith("calls="):
+                # A cob= line names the callee's object for this call only.
+                pending = (cob or ob or "", cfn, int(line[6:].split()[0]))
+                cob = None
+            elif line.startswith("summary:"):
+                # The total of the collected events; "totals:" at the end can
+                # also hold costs collected outside the toggled function.
+                total = int(line.split()[1])
+    if total is None:
+        sys.exit(f"{path}: no summary line; is it a callgrind profile?")
+    return total, calls
+
+
+def outside_cost(total, calls, reference_calls, iterations):
+    """Instructions outside the backend, crediting at most the reference's
+    backend calls; returns (cost, list of extra calls per operation)."""
+    cost = total
+    extra = []
+    for fn, (count, inclusive) in calls.items():
+        allowed = reference_calls.get(fn, [0, 0])[0]
+        credited = min(count, allowed)
+        if count:
+            cost -= inclusive * credited // count
+        if count > allowed:
+            extra.append(f"{fn} x{(count - allowed) / iterations:g}")
+    return cost, extra
+
+
+def calls_per_op(calls, iterations):
+    return ", ".join(f"{fn} x{count / iterations:g}"
+                     for fn, (count, _) in sorted(calls.items()))
+
+
+def goal_for(op):
+    return GOALS.get(op, CRYPTO_GOAL)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", required=True,
+                        help="directory with the profiles cg.<module>.<op>")
+    parser.add_argument("--iterations", type=int, required=True,
+                        help="counted iterations per profile")
+    parser.add_argument("--backend", default="libsofthsm2.so",
+                        help="file name of the backend object (default: %(default)s)")
+    parser.add_argument("--reference", default="softhsm",
+                        help="the module label of the direct run (default: %(default)s)")
+    parser.add_argument("--modules", required=True,
+                        help="comma-separated labels of the layered modules")
+    parser.add_argument("--goal-module", default="hsmux",
+                        help="the module checked against the goals (default: %(default)s)")
+    parser.add_argument("--ops", required=True, help="comma-separated operations")
+    args = parser.parse_args()
+
+    modules = args.modules.split(",")
+    n = args.iterations
+    print("| operation | module | instructions per op | minus direct | "
+          "outside the backend per op | layer cost | goal | backend calls per op |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
+    for op in args.ops.split(","):
+        ref_path = os.path.join(args.dir, f"cg.{args.reference}.{op}")
+        ref_total, ref_calls = parse_profile(ref_path, args.backend)
+        ref_outside, _ = outside_cost(ref_total, ref_calls, ref_calls, n)
+        print(f"| {op} | {args.reference} | {ref_total / n:.0f} | | "
+              f"{ref_outside / n:.0f} | | | {calls_per_op(ref_calls, n)} |")
+        for module in modules:
+            total, calls = parse_profile(os.path.join(args.dir, f"cg.{module}.{op}"),
+                                         args.backend)
+            outside, extra = outside_cost(total, calls, ref_calls, n)
+            layer = (outside - ref_outside) / n
+            goal = ""
+            if module == args.goal_module:
+                verdict = "met" if layer < goal_for(op) else "missed"
+                goal = f"< {goal_for(op)}: {verdict}"
+            note = calls_per_op(calls, n)
+            if extra:
+                note += "; not credited: " + ", ".join(extra)
+            print(f"| {op} | {module} | {total / n:.0f} | {(total - ref_total) / n:+.0f} | "
+                  f"{outside / n:.0f} | {layer:+.0f} | {goal} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
