@@ -9,6 +9,10 @@
  * NULL means the backend lacks the function: the router answers
  * CKR_FUNCTION_NOT_SUPPORTED for it.
  *
+ * Every backend has create, destroy, get_slot_list, get_slot_info,
+ * get_token_info, open_session, close_session, get_session_info, login and
+ * logout; the others are optional.
+ *
  * No router lock is held while an op runs. A backend that is not
  * thread-safe takes a lock of its own inside its ops.
  */

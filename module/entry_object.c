@@ -1,0 +1,112 @@
+/* The exported C_* functions for objects and object search. */
+#include "module/entry.h"
+
+CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+		     CK_OBJECT_HANDLE_PTR obj)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK && (bad_buf(tmpl, count) || !obj))
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = BACKEND_CALL(s, create_object, tmpl, count, obj);
+	return traced("C_CreateObject", h, rv);
+}
+
+CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
+		   CK_ULONG count, CK_OBJECT_HANDLE_PTR new_obj)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK && (bad_buf(tmpl, count) || !new_obj))
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = BACKEND_CALL(s, copy_object, obj, tmpl, count, new_obj);
+	return traced("C_CopyObject", h, rv);
+}
+
+CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK)
+		rv = BACKEND_CALL(s, destroy_object, obj);
+	return traced("C_DestroyObject", h, rv);
+}
+
+CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ULONG_PTR size)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK && !size)
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = BACKEND_CALL(s, get_object_size, obj, size);
+	return traced("C_GetObjectSize", h, rv);
+}
+
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
+			  CK_ULONG count)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK && bad_buf(tmpl, count))
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = BACKEND_CALL(s, get_attribute_value, obj, tmpl, count);
+	return traced("C_GetAttributeValue", h, rv);
+}
+
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
+			  CK_ULONG count)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK && bad_buf(tmpl, count))
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = BACKEND_CALL(s, set_attribute_value, obj, tmpl, count);
+	return traced("C_SetAttributeValue", h, rv);
+}
+
+CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK && bad_buf(tmpl, count))
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = BACKEND_CALL(s, find_objects_init, tmpl, count);
+	return traced("C_FindObjectsInit", h, rv);
+}
+
+CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR objs, CK_ULONG max,
+		    CK_ULONG_PTR count)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK && (!objs || !count))
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = BACKEND_CALL(s, find_objects, objs, max, count);
+	return traced("C_FindObjects", h, rv);
+}
+
+CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv = hsmux_session_get(h, &s);
+
+	if (rv == CKR_OK)
+		rv = s.be->ops->find_objects_final ? s.be->ops->find_objects_final(s.be, s.bsess)
+						   : CKR_FUNCTION_NOT_SUPPORTED;
+	return traced("C_FindObjectsFinal", h, rv);
+}
