@@ -16,22 +16,25 @@ static void token_usage(FILE *out)
 	      "       hsmux token check-pin --token TOKEN [--so] [--pin-file FILE]\n"
 	      "                             [--so-pin-file FILE]\n"
 	      "\n"
-	      "init  initializes the free token of a backend: sets its label and SO PIN\n"
-	      "      (C_InitToken), then logs in as SO and sets the user PIN (C_InitPIN).\n"
-	      "      --backend NAME may be left out when the module has one backend.\n"
-	      "      Each PIN comes from its file option (first line of the file), else\n"
-	      "      from HSMUX_SO_PIN / HSMUX_PIN, else from a prompt that asks twice.\n"
-	      "list  lists the initialized tokens: label, serial number, backend, slot,\n"
-	      "      model and flags.\n"
-	      "check-pin  logs in to TOKEN (a label or a pkcs11: URI) and out again, to\n"
-	      "      check the user PIN, or the SO PIN with --so. No key is touched.\n"
+	      "Actions:\n"
+	      "  init       initializes the free token of a backend: sets its label and SO\n"
+	      "             PIN (C_InitToken), then logs in as SO and sets the user PIN\n"
+	      "             (C_InitPIN). --backend may be left out when the module has one\n"
+	      "             backend. Each PIN comes from its file option (first line of the\n"
+	      "             file), else from HSMUX_SO_PIN / HSMUX_PIN, else from a prompt\n"
+	      "             that asks twice.\n"
+	      "  list       lists the initialized tokens, sorted by label: label, serial\n"
+	      "             number, backend, slot, model and flags.\n"
+	      "  check-pin  logs in to TOKEN and out again, to check the user PIN, or the\n"
+	      "             SO PIN with --so. No object is read or changed.\n"
 	      "\n"
 	      "Options:\n"
 	      "      --backend NAME      backend to create the token on (see `hsmux status`)\n"
 	      "      --label LABEL       token label, 1 to 32 bytes, unique in the module\n"
 	      "      --so-pin-file FILE  file whose first line is the SO PIN\n"
 	      "      --pin-file FILE     file whose first line is the user PIN\n"
-	      "      --token TOKEN       check-pin: the token, by label or pkcs11:token=LABEL\n"
+	      "      --token TOKEN       token label, or a PKCS#11 URI such as\n"
+	      "                          pkcs11:token=LABEL;serial=SERIAL\n"
 	      "      --so                check-pin: check the SO PIN\n"
 	      "      --json              list: print a JSON array of slots\n"
 	      "  -h, --help              show this help\n",
@@ -52,22 +55,61 @@ static void print_token_row(json_t *slot)
 	       json_string_value(json_object_get(token, "model")), flags);
 }
 
+static const char *slot_token_field(json_t *slot, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(slot, "token"), name));
+}
+
+static int compare_by_label(const void *a, const void *b)
+{
+	json_t *slot_a = *(json_t *const *)a;
+	json_t *slot_b = *(json_t *const *)b;
+	int order = strcmp(slot_token_field(slot_a, "label"), slot_token_field(slot_b, "label"));
+
+	if (order != 0)
+		return order;
+	return strcmp(slot_token_field(slot_a, "serial"), slot_token_field(slot_b, "serial"));
+}
+
+/* Returns the slots of initialized tokens, sorted by label, then serial number. */
+static json_t *initialized_tokens(json_t *all_slots)
+{
+	size_t n = json_array_size(all_slots), used = 0, i;
+	json_t **sorted = calloc(n ? n : 1, sizeof(*sorted));
+	json_t *slots = json_array();
+	json_t *slot;
+
+	if (!sorted || !slots) {
+		free(sorted);
+		json_decref(slots);
+		return NULL;
+	}
+	json_array_foreach(all_slots, i, slot)
+	{
+		if (json_is_true(json_object_get(json_object_get(slot, "token"), "initialized")))
+			sorted[used++] = slot;
+	}
+	qsort(sorted, used, sizeof(*sorted), compare_by_label);
+	for (i = 0; i < used; i++)
+		json_array_append(slots, sorted[i]);
+	free(sorted);
+	return slots;
+}
+
 static int token_list(struct cli *cli)
 {
-	json_t *status, *slots, *slot, *token;
+	json_t *status, *slots, *slot;
 	size_t i;
 	int ret = 0;
 
 	status = cli_status_json(cli);
 	if (!status)
 		return CLI_EXIT_FAILURE;
-
-	slots = json_array();
-	json_array_foreach(json_object_get(status, "slots"), i, slot)
-	{
-		token = json_object_get(slot, "token");
-		if (json_is_true(json_object_get(token, "initialized")))
-			json_array_append(slots, slot);
+	slots = initialized_tokens(json_object_get(status, "slots"));
+	if (!slots) {
+		json_decref(status);
+		cli_error("out of memory");
+		return CLI_EXIT_FAILURE;
 	}
 
 	if (cli->json) {

@@ -327,6 +327,7 @@ def run_on_terminal(cli, args, answers):
         os.chdir(cli.tmp)
         os.execve(argv[0], argv, cli.env)
     answers = list(answers)
+    answered = 0
     screen = b""
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -340,9 +341,11 @@ def run_on_terminal(cli, args, answers):
         if not data:
             break
         screen += data
-        if screen.rstrip().endswith(b":") and answers:
+        # A prompt ends in ": " with no line end; answer each prompt once.
+        if screen.endswith(b": ") and answers and screen.count(b": ") > answered:
             wait_for_no_echo(fd, screen)
             os.write(fd, (answers.pop(0) + "\n").encode())
+            answered = screen.count(b": ")
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     text = screen.decode(errors="replace")
