@@ -1,0 +1,44 @@
+/*
+ * A SoftHSM token in a temporary directory, and a backend instance whose
+ * ops call SoftHSM directly, so the mech layer is tested without the
+ * router in front.
+ */
+#ifndef HSMUX_TEST_SOFTHSM_FIXTURE_H
+#define HSMUX_TEST_SOFTHSM_FIXTURE_H
+
+#include <openssl/evp.h>
+
+#include "backends/backend.h"
+#include "hsmux/pkcs11.h"
+
+struct fixture {
+	void *dl;
+	CK_FUNCTION_LIST_PTR fl;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE session;
+	struct hsmux_backend be;
+	char dir[64];
+};
+
+extern struct fixture fx;
+
+/* Creates the token and logs in as user. Returns 0, or -1 after printing why. */
+int fixture_init(void);
+void fixture_cleanup(void);
+
+/* Counts every object that the session sees, token and session objects alike. */
+CK_ULONG fixture_count_objects(void);
+
+/*
+ * Generates an RSA key pair on the token: the private key can unwrap and,
+ * with also_decrypt, decrypt too. *pub_key gets the public key for OpenSSL.
+ */
+CK_OBJECT_HANDLE fixture_rsa_kek(CK_ULONG bits, int also_decrypt, EVP_PKEY **pub_key);
+
+/* Reads a variable-length attribute into a new buffer that the caller frees. */
+unsigned char *fixture_get_attr(CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type, CK_ULONG *len);
+
+/* Reads a CK_BBOOL attribute; returns -1 when it cannot be read. */
+int fixture_get_bool(CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type);
+
+#endif /* HSMUX_TEST_SOFTHSM_FIXTURE_H */
