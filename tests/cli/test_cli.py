@@ -90,11 +90,22 @@ class Cli:
         env = {"HSMUX_SO_PIN": so_pin, "HSMUX_PIN": user_pin}
         return self.run("token", "init", "--label", label, env=env)
 
+    def tool_env(self):
+        """The environment for pkcs11-tool, which loads a sanitized module only
+        when the sanitizer runtimes are preloaded; its own leaks are not ours."""
+        env = dict(self.env)
+        ldd = subprocess.run(["ldd", self.opts.module], capture_output=True, text=True).stdout
+        runtimes = re.findall(r"=> (\S*lib(?:asan|ubsan)\.so\S*)", ldd)
+        if runtimes:
+            env["LD_PRELOAD"] = ":".join(runtimes)
+            env["ASAN_OPTIONS"] = "detect_leaks=0"
+        return env
+
     def pkcs11_tool(self, *args, expect=0):
         """Runs pkcs11-tool on the same module; the independent view of a token."""
         check(self.opts.pkcs11_tool, "pkcs11-tool is missing; install Debian's opensc")
         argv = [self.opts.pkcs11_tool, "--module", self.opts.module] + list(args)
-        proc = subprocess.run(argv, env=self.env, stdin=subprocess.DEVNULL,
+        proc = subprocess.run(argv, env=self.tool_env(), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=30)
         if expect is not None:
             check(proc.returncode == expect,
@@ -471,6 +482,35 @@ def case_errors_module(cli):
         _, err = cli.run("status", env={"HSMUX_CONF": bad}, expect=1)
         check(f"hsmux: module '{cli.opts.module}' failed to start" in err, err)
         check("frobnicate" in err, f"the module did not name the bad key: {err}")
+
+
+def case_module_default(cli):
+    """Without --module, the tool takes HSMUX_MODULE, then an installed module,
+    then the module of its build tree."""
+    def module_path(hsmux=None, env=None):
+        saved = cli.opts.hsmux
+        cli.opts.hsmux = hsmux or saved
+        out, _ = cli.run("status", "--json", module=False, env=env)
+        cli.opts.hsmux = saved
+        return json.loads(out)["module"]["path"]
+
+    check(module_path() == cli.opts.module,
+          f"the build tree's module was not the default: {module_path()}")
+    check(module_path(env={"HSMUX_MODULE": cli.opts.module}) == cli.opts.module,
+          "HSMUX_MODULE was not used")
+
+    # An installed layout: PREFIX/bin/hsmux beside PREFIX/lib*/libhsmux.so.
+    for libdir in ("lib", "lib64", "lib/x86_64-linux-gnu"):
+        prefix = os.path.join(cli.tmp, "prefix-" + libdir.replace("/", "-"))
+        os.makedirs(os.path.join(prefix, "bin"))
+        os.makedirs(os.path.join(prefix, libdir))
+        hsmux = os.path.join(prefix, "bin", "hsmux")
+        module = os.path.join(prefix, libdir, "libhsmux.so")
+        shutil.copy(cli.opts.hsmux, hsmux)
+        shutil.copy(cli.opts.module, module)
+        check(module_path(hsmux) == module, f"{libdir}: installed module not found")
+        check(module_path(hsmux, env={"HSMUX_MODULE": cli.opts.module}) == cli.opts.module,
+              f"{libdir}: HSMUX_MODULE did not win over the installed module")
 
 
 def case_errors_pin(cli):
