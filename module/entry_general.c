@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "module/entry.h"
+#include "module/mech/mech.h"
 
 #define HSMUX_MANUFACTURER "hsmux project"
 #define HSMUX_DESCRIPTION "hsmux PKCS#11 router"
@@ -163,7 +164,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_P
 	if (rv == CKR_OK && !count)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_SLOT_CALL(sl, get_mechanism_list, list, count);
+		rv = hsmux_mech_get_mechanism_list(sl.be, sl.bslot, list, count);
 	return traced("C_GetMechanismList", slot, rv);
 }
 
@@ -175,7 +176,7 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_I
 	if (rv == CKR_OK && !info)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_SLOT_CALL(sl, get_mechanism_info, type, info);
+		rv = hsmux_mech_get_mechanism_info(sl.be, sl.bslot, type, info);
 	return traced("C_GetMechanismInfo", slot, rv);
 }
 

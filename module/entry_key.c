@@ -1,5 +1,6 @@
 /* The exported C_* functions for key generation, wrapping, derivation and random numbers. */
 #include "module/entry.h"
+#include "module/mech/mech.h"
 
 CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl,
 		    CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
@@ -54,8 +55,8 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE u
 	    (!mech || bad_buf(wrapped, wrapped_len) || bad_buf(tmpl, count) || !key))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, unwrap_key, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
-				  count, key);
+		rv = hsmux_mech_unwrap_key(s.be, s.bsess, mech, unwrapping_key, wrapped,
+					   wrapped_len, tmpl, count, key);
 	return traced("C_UnwrapKey", h, rv);
 }
 
