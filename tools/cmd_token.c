@@ -153,7 +153,8 @@ static int token_check_pin(struct cli *cli, const struct token_init_args *args)
 	return CLI_EXIT_OK;
 }
 
-int cmd_token(struct cli *cli, int argc, char **argv)
+/* Parses the options into args-> Returns -1 to go on, else the exit status. */
+static int parse_token_options(struct cli *cli, int argc, char **argv, struct token_init_args *args)
 {
 	static const struct option options[] = {
 	    {"backend", required_argument, NULL, 'b'},
@@ -166,29 +167,27 @@ int cmd_token(struct cli *cli, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct token_init_args args = {0};
-	const char *action;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'b':
-			args.backend = optarg;
+			args->backend = optarg;
 			break;
 		case 'l':
-			args.label = optarg;
+			args->label = optarg;
 			break;
 		case 's':
-			args.so_pin_file = optarg;
+			args->so_pin_file = optarg;
 			break;
 		case 'p':
-			args.pin_file = optarg;
+			args->pin_file = optarg;
 			break;
 		case 't':
-			args.token = optarg;
+			args->token = optarg;
 			break;
 		case 'o':
-			args.so = true;
+			args->so = true;
 			break;
 		case 'j':
 			cli->json = true;
@@ -201,6 +200,45 @@ int cmd_token(struct cli *cli, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+/* Rejects an option that the action does not take, so that a typo is not ignored. */
+static int check_action_options(const char *action, const struct token_init_args *args)
+{
+	bool init = strcmp(action, "init") == 0;
+	bool check_pin = strcmp(action, "check-pin") == 0;
+	const char *stray = NULL;
+
+	if (!init && args->backend)
+		stray = "--backend";
+	else if (!init && args->label)
+		stray = "--label";
+	else if (!check_pin && args->token)
+		stray = "--token";
+	else if (!check_pin && args->so)
+		stray = "--so";
+	else if (!init && !check_pin && args->pin_file)
+		stray = "--pin-file";
+	else if (!init && !check_pin && args->so_pin_file)
+		stray = "--so-pin-file";
+
+	if (stray) {
+		cli_error("token %s does not take %s; see `hsmux token --help`", action, stray);
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_token(struct cli *cli, int argc, char **argv)
+{
+	struct token_init_args args = {0};
+	const char *action;
+	int ret;
+
+	ret = parse_token_options(cli, argc, argv, &args);
+	if (ret >= 0)
+		return ret;
 	if (optind >= argc) {
 		cli_error(
 		    "token needs an action: init, list or check-pin; see `hsmux token --help`");
@@ -212,14 +250,20 @@ int cmd_token(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 
+	if (strcmp(action, "list") != 0 && strcmp(action, "init") != 0 &&
+	    strcmp(action, "check-pin") != 0) {
+		cli_error(
+		    "unknown token action '%s'; use init, list or check-pin (see `hsmux token "
+		    "--help`)",
+		    action);
+		return CLI_EXIT_USAGE;
+	}
+	if (check_action_options(action, &args) != 0)
+		return CLI_EXIT_USAGE;
+
 	if (strcmp(action, "list") == 0)
 		return token_list(cli);
 	if (strcmp(action, "init") == 0)
 		return token_init(cli, &args);
-	if (strcmp(action, "check-pin") == 0)
-		return token_check_pin(cli, &args);
-	cli_error("unknown token action '%s'; use init, list or check-pin (see `hsmux token "
-	          "--help`)",
-	          action);
-	return CLI_EXIT_USAGE;
+	return token_check_pin(cli, &args);
 }

@@ -201,7 +201,9 @@ def case_usage_errors(cli):
     log = []
     for args in (["frob"], [], ["--bogus"], ["status", "extra"], ["status", "--bogus"],
                  ["token"], ["token", "frob"], ["token", "init"],
-                 ["token", "check-pin"]):
+                 ["token", "check-pin"], ["token", "list", "--label", "x"],
+                 ["token", "init", "--label", "x", "--so"],
+                 ["token", "check-pin", "--token", "x", "--backend", "soft"]):
         out, err = cli.run(*args, module=False, expect=2)
         check(out == "", f"{args}: a usage error wrote to stdout: {out}")
         log.append(f"$ hsmux {' '.join(args)}\n{err}")
