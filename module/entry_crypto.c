@@ -1,6 +1,12 @@
 /* The exported C_* functions for encryption, digests and signatures. */
 #include "module/entry.h"
 
+/* Some backends answer a bad key handle as a bad object handle; the spec wants the key code. */
+static inline CK_RV key_rv(CK_RV rv)
+{
+	return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
+}
+
 CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
 	struct hsmux_session_ref s;
@@ -9,7 +15,7 @@ CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, encrypt_init, mech, key);
+		rv = key_rv(BACKEND_CALL(s, encrypt_init, mech, key));
 	return traced("C_EncryptInit", h, rv);
 }
 
@@ -59,7 +65,7 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, decrypt_init, mech, key);
+		rv = key_rv(BACKEND_CALL(s, decrypt_init, mech, key));
 	return traced("C_DecryptInit", h, rv);
 }
 
@@ -168,7 +174,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE ke
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, sign_init, mech, key);
+		rv = key_rv(BACKEND_CALL(s, sign_init, mech, key));
 	return traced("C_SignInit", h, rv);
 }
 
@@ -217,7 +223,7 @@ CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HA
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, sign_recover_init, mech, key);
+		rv = key_rv(BACKEND_CALL(s, sign_recover_init, mech, key));
 	return traced("C_SignRecoverInit", h, rv);
 }
 
@@ -242,7 +248,7 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE 
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, verify_init, mech, key);
+		rv = key_rv(BACKEND_CALL(s, verify_init, mech, key));
 	return traced("C_VerifyInit", h, rv);
 }
 
@@ -291,7 +297,7 @@ CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, verify_recover_init, mech, key);
+		rv = key_rv(BACKEND_CALL(s, verify_recover_init, mech, key));
 	return traced("C_VerifyRecoverInit", h, rv);
 }
 

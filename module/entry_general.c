@@ -246,8 +246,9 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE h)
 	struct hsmux_session_ref s;
 	CK_RV rv = hsmux_session_remove(h, &s);
 
-	if (rv == CKR_OK)
-		rv = s.be->ops->close_session(s.be, s.bsess);
+	if (rv != CKR_OK)
+		return traced("C_CloseSession", h, rv);
+	rv = s.be->ops->close_session(s.be, s.bsess);
 	/* Closed either way: a backend that lost the session already has nothing to close. */
 	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
 		rv = CKR_OK;

@@ -162,9 +162,22 @@ void p11_backend_unload(struct hsmux_backend *be)
 	be->priv = NULL;
 }
 
+/*
+ * A module that kept the parent's state across fork() still has the
+ * parent's sessions and logins. The child owns none of them: start over.
+ */
 CK_RV p11_backend_reinit_after_fork(struct hsmux_backend *be)
 {
-	return init_module(P11(be));
+	struct p11_backend *p = P11(be);
+	bool owned = p->owns_init;
+	CK_RV rv;
+
+	rv = init_module(p);
+	if (rv == CKR_OK && !p->owns_init && owned) {
+		p->fl->C_Finalize(NULL);
+		rv = init_module(p);
+	}
+	return rv;
 }
 
 static CK_RV pkcs11_create(struct hsmux_backend *be, const struct hsmux_config_section *sec,
