@@ -165,7 +165,8 @@ static int run_command(struct cli *cli, int argc, char **argv)
 	return cmd->run(cli, argc, argv);
 }
 
-int main(int argc, char **argv)
+/* Parses the options before the command. Returns -1 to go on, else the exit status. */
+static int parse_global_options(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"module", required_argument, NULL, 'm'},
@@ -174,24 +175,16 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	static char module_buf[PATH_MAX];
-	struct cli cli = {0};
-	int opt, ret;
-
-	if (argc < 1) {
-		usage(stderr);
-		return CLI_EXIT_USAGE;
-	}
-	argv[0] = "hsmux"; /* getopt_long() names the program by it in its messages */
+	int opt;
 
 	/* "+": stop at the command, whose options are its own. */
 	while ((opt = getopt_long(argc, argv, "+m:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
-			cli.module_path = optarg;
+			cli->module_path = optarg;
 			break;
 		case 'j':
-			cli.json = true;
+			cli->json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -204,6 +197,24 @@ int main(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static char module_buf[PATH_MAX];
+	struct cli cli = {0};
+	int ret;
+
+	if (argc < 1) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	argv[0] = "hsmux"; /* getopt_long() names the program by it in its messages */
+
+	ret = parse_global_options(&cli, argc, argv);
+	if (ret >= 0)
+		return ret;
 	if (optind >= argc) {
 		cli_error("no command given; see `hsmux --help` for the list");
 		return CLI_EXIT_USAGE;
