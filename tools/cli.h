@@ -64,7 +64,7 @@ int cli_read_pin(const char *prompt, const char *pin_file, const char *env_name,
                  size_t len);
 
 /*
- * Like cli_read_pin() for a PIN that is being set: a prompt asks twice and
+ * Like cli_read_pin() for a PIN that is being set: a prompt reads it twice and
  * fails when the two entries differ. An empty PIN is rejected.
  */
 int cli_read_new_pin(const char *prompt, const char *pin_file, const char *env_name, char *buf,

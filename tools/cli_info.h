@@ -1,5 +1,5 @@
 /*
- * What the module reports about itself, its slots and their tokens, as
+ * The module, its slots and their tokens as PKCS#11 reports them, as
  * JSON objects. `hsmux status` and `hsmux token list` print these, as JSON
  * or as text, so both show the same facts.
  */

@@ -79,7 +79,7 @@ static int pin_from_env(const char *name, const char *value, char *buf, size_t l
 	return 0;
 }
 
-/* Prompts on the terminal with echo off; asks twice when verify is set. */
+/* Prompts on the terminal with echo off, twice when verify is set. */
 static int pin_from_prompt(const char *prompt, bool verify, char *buf, size_t len)
 {
 	char again[CLI_PIN_MAX + 1];

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-/* What a token argument matches: a label, or a parsed URI. */
+/* A token argument: a label, or a parsed PKCS#11 URI. */
 struct token_query {
 	const char *text;
 	P11KitUri *uri; /* NULL for a label */
@@ -146,7 +146,7 @@ out:
 static void report_login_failure(struct cli *cli, CK_SLOT_ID slot, CK_USER_TYPE user,
                                  const char *label, CK_RV rv)
 {
-	const char *who = user == CKU_SO ? "SO" : "user";
+	const char *role = user == CKU_SO ? "SO" : "user";
 	const char *source =
 	    user == CKU_SO ? "--so-pin-file or HSMUX_SO_PIN" : "--pin-file or HSMUX_PIN";
 	CK_TOKEN_INFO info;
@@ -155,14 +155,14 @@ static void report_login_failure(struct cli *cli, CK_SLOT_ID slot, CK_USER_TYPE 
 	switch (rv) {
 	case CKR_PIN_INCORRECT:
 		if (cli->fl->C_GetTokenInfo(slot, &info) == CKR_OK && (info.flags & final_try))
-			cli_error("wrong %s PIN for token '%s'; one more wrong PIN locks it", who,
+			cli_error("wrong %s PIN for token '%s'; one more wrong PIN locks it", role,
 			          label);
 		else
-			cli_error("wrong %s PIN for token '%s'; check the PIN given by %s", who,
+			cli_error("wrong %s PIN for token '%s'; check the PIN given by %s", role,
 			          label, source);
 		break;
 	case CKR_PIN_LOCKED:
-		cli_error("the %s PIN of token '%s' is locked; %s", who, label,
+		cli_error("the %s PIN of token '%s' is locked; %s", role, label,
 		          user == CKU_SO ? "re-initialize the token to recover it"
 		                         : "the SO must set a new user PIN");
 		break;
@@ -172,11 +172,11 @@ static void report_login_failure(struct cli *cli, CK_SLOT_ID slot, CK_USER_TYPE 
 		          label);
 		break;
 	case CKR_PIN_LEN_RANGE:
-		cli_error("the %s PIN for token '%s' has the wrong length; check %s", who, label,
+		cli_error("the %s PIN for token '%s' has the wrong length; check %s", role, label,
 		          source);
 		break;
 	default:
-		cli_error("login as %s to token '%s' failed: C_Login returned %s", who, label,
+		cli_error("login as %s to token '%s' failed: C_Login returned %s", role, label,
 		          cli_rv_name(rv));
 		break;
 	}

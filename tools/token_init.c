@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "cmd_token.h"
 
-/* What a pass over the slots found for `token init`. */
+/* The result of one pass over the slots for `token init`. */
 struct slot_search {
 	const struct token_init_args *args;
 	bool found; /* an uninitialized token on the requested backend */
@@ -63,14 +63,14 @@ static void search_slot(struct cli *cli, struct slot_search *s, CK_SLOT_ID id)
 	CK_SLOT_INFO info;
 	CK_TOKEN_INFO token;
 	char backend[64], rest[80], label[sizeof(token.label) + 1];
-	bool wanted;
+	bool on_backend;
 
 	if (cli->fl->C_GetSlotInfo(id, &info) != CKR_OK)
 		return;
 	if (cli_slot_backend(&info, backend, sizeof(backend), rest, sizeof(rest)))
 		note_backend(s, backend);
-	wanted = !s->args->backend || strcmp(s->args->backend, backend) == 0;
-	if (wanted)
+	on_backend = !s->args->backend || strcmp(s->args->backend, backend) == 0;
+	if (on_backend)
 		s->backend_seen = true;
 
 	if (!(info.flags & CKF_TOKEN_PRESENT) || cli->fl->C_GetTokenInfo(id, &token) != CKR_OK)
@@ -81,7 +81,7 @@ static void search_slot(struct cli *cli, struct slot_search *s, CK_SLOT_ID id)
 			s->label_taken = true;
 			s->taken_slot = id;
 		}
-	} else if (wanted && !s->found) {
+	} else if (on_backend && !s->found) {
 		s->found = true;
 		s->slot = id;
 	}
@@ -133,13 +133,13 @@ static int find_free_slot(struct cli *cli, const struct token_init_args *args, C
 	return 0;
 }
 
-static int check_pin_length(const char *who, const char *pin, const CK_TOKEN_INFO *info)
+static int check_pin_length(const char *role, const char *pin, const CK_TOKEN_INFO *info)
 {
 	size_t len = strlen(pin);
 
 	if ((info->ulMinPinLen && len < info->ulMinPinLen) ||
 	    (info->ulMaxPinLen && len > info->ulMaxPinLen)) {
-		cli_error("the %s PIN has %zu characters, but this token takes %lu to %lu", who,
+		cli_error("the %s PIN has %zu characters, but this token takes %lu to %lu", role,
 		          len, (unsigned long)info->ulMinPinLen, (unsigned long)info->ulMaxPinLen);
 		return 1;
 	}

@@ -339,6 +339,7 @@ def run_on_terminal(cli, args, answers):
     if pid == 0:
         os.chdir(cli.tmp)
         os.execve(argv[0], argv, cli.env)
+
     answers = list(answers)
     answered = 0
     screen = b""
@@ -359,6 +360,7 @@ def run_on_terminal(cli, args, answers):
             wait_for_no_echo(fd, screen)
             os.write(fd, (answers.pop(0) + "\n").encode())
             answered = screen.count(b": ")
+
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     text = screen.decode(errors="replace")
