@@ -38,7 +38,14 @@ void fixture_config(const char *text)
 	f = fopen(path, "w");
 	if (!f)
 		abort();
-	fprintf(f, text, fixture_dir, fixture_dir, fixture_dir);
+	for (const char *p = text; *p; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			fputs(fixture_dir, f);
+			p++;
+		} else {
+			fputc(*p, f);
+		}
+	}
 	fclose(f);
 	setenv("HSMUX_CONF", path, 1);
 }

@@ -291,7 +291,7 @@ static void test_token_filter(void)
 /* SoftHSM as a plain vendor module, configured by SOFTHSM2_CONF from the environment. */
 static void test_softhsm_as_pkcs11(void)
 {
-	char conf[512], tokens[512];
+	char conf[600], tokens[300];
 	CK_SLOT_ID slot;
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE pub, priv;
