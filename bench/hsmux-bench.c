@@ -41,8 +41,8 @@ static void usage(FILE *out)
 	        "  --pin PIN              user PIN for both modules (default: 1234)\n"
 	        "  --a-pin, --b-pin       user PIN for one module\n"
 	        "  --duration SECONDS     time per module, operation and thread count in each\n"
-	        "                         round (default: 0.5)\n"
-	        "  --rounds N             rounds, at most %d (default: 5)\n"
+	        "                         round (default: 0.2)\n"
+	        "  --rounds N             rounds, at most %d (default: 20)\n"
 	        "  --ops LIST             comma-separated operations (default: all)\n"
 	        "  --threads LIST         comma-separated thread counts, each up to %d\n"
 	        "                         (default: 1,2); each thread has its own session\n"
@@ -190,8 +190,8 @@ static void set_defaults(struct options *opts)
 	opts->plan.threads[0] = 1;
 	opts->plan.threads[1] = 2;
 	opts->plan.n_threads = 2;
-	opts->plan.rounds = 5;
-	opts->plan.duration = 0.5;
+	opts->plan.rounds = 20;
+	opts->plan.duration = 0.2;
 	opts->iterations = 1000;
 	opts->warmup = 20;
 }

@@ -9,8 +9,8 @@ totals vary from call to call by more than a layer costs. The layer cost
 is therefore taken from the instructions spent outside the backend object:
 the total minus the inclusive cost of the calls into the backend. A layer
 is credited only with the backend calls that the direct run makes per
-operation; any extra backend call (an attribute read, say) stays in its
-cost.
+operation, so any extra backend call (an attribute read, say) stays in
+its cost.
 """
 import argparse
 import collections

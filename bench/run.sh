@@ -5,9 +5,9 @@
 #
 # usage: bench/run.sh [BUILD_DIR] [--out FILE] [--overhead] [-- HSMUX_BENCH_OPTIONS...]
 #
-# BUILD_DIR defaults to ./build. The default run is 6 rounds of 1 s per
-# module, operation and thread count (about 2 minutes); options after --
-# go to hsmux-bench, for example -- --rounds 10 --ops ecdsa-p256,rsa2048.
+# BUILD_DIR defaults to ./build. The default run is 60 rounds of 0.1 s per
+# module, operation and thread count, about 2 minutes. Options after -- go
+# to hsmux-bench, for example -- --rounds 10 --ops ecdsa-p256,rsa2048.
 # --overhead appends bench/overhead.sh's callgrind table (about 2 minutes
 # more). HSMUX_MODULE overrides the path of libhsmux.so.
 set -eu
@@ -48,7 +48,7 @@ commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "Commit: $commit"
 	echo "Command: $command_line"
 	echo
-	"$bench" --a "$hsmux" --b "$softhsm" --duration 1 --rounds 6 --threads 1,2 "$@"
+	"$bench" --a "$hsmux" --b "$softhsm" --duration 0.1 --rounds 60 --threads 1,2 "$@"
 	if [ "$overhead" = yes ]; then
 		echo
 		HSMUX_MODULE=$hsmux "$here/overhead.sh" "$build"

@@ -56,10 +56,11 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static void worker_init(struct bench_worker *worker, const struct bench_module *mod, size_t session)
+/* Sets up worker for session number i of mod. */
+static void worker_init(struct bench_worker *worker, const struct bench_module *mod, size_t i)
 {
 	worker->functions = mod->functions;
-	worker->session = mod->sessions[session];
+	worker->session = mod->sessions[i];
 	worker->keys = &mod->keys;
 }
 

@@ -7,7 +7,7 @@
 #
 # Afterwards, set SOFTHSM2_CONF=DIR/softhsm2.conf and HSMUX_CONF=DIR/hsmux.conf.
 # The token is labelled "bench", with SO PIN 12345678 and user PIN 1234;
-# it holds no secrets, so the PINs are fixed.
+# it contains no secrets, so the PINs are fixed.
 set -eu
 
 if [ $# -ne 2 ]; then
