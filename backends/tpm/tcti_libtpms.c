@@ -16,14 +16,14 @@
 #include "backends/tpm/tpm_file.h"
 
 #define TCTI_LIBTPMS_MAGIC 0x68736d7574706d31ULL /* "hsmutpm1" */
-#define LOCK_FILE	   "tpm.lock"
-#define LOCK_WAIT_MS	   10000
+#define LOCK_FILE          "tpm.lock"
+#define LOCK_WAIT_MS       10000
 
 struct tcti_libtpms {
 	TSS2_TCTI_CONTEXT_COMMON_V2 common; /* first, so ESYS can use the context */
-	unsigned char *resp; /* libtpms's response buffer, reused across commands */
-	uint32_t resp_len; /* bytes of the pending response; 0 when none */
-	uint32_t resp_size; /* allocated size of resp */
+	unsigned char *resp;                /* libtpms's response buffer, reused across commands */
+	uint32_t resp_len;                  /* bytes of the pending response; 0 when none */
+	uint32_t resp_size;                 /* allocated size of resp */
 	bool pending; /* a command was sent and its response not yet received */
 	int lock_fd;
 };
@@ -47,7 +47,7 @@ static TPM_RESULT nv_init(void)
 }
 
 static TPM_RESULT nv_load(unsigned char **data, uint32_t *length, uint32_t tpm_number,
-			  const char *name)
+                          const char *name)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -69,12 +69,11 @@ static TPM_RESULT nv_load(unsigned char **data, uint32_t *length, uint32_t tpm_n
 }
 
 static TPM_RESULT nv_store(const unsigned char *data, uint32_t length, uint32_t tpm_number,
-			   const char *name)
+                           const char *name)
 {
 	if (!nv_name_valid(name))
 		return TPM_FAIL;
-	return tpm_file_write_atomic(libtpms_dir, name, data, length) == 0 ? TPM_SUCCESS
-									     : TPM_FAIL;
+	return tpm_file_write_atomic(libtpms_dir, name, data, length) == 0 ? TPM_SUCCESS : TPM_FAIL;
 }
 
 static TPM_RESULT nv_delete(uint32_t tpm_number, const char *name, TPM_BOOL must_exist)
@@ -107,14 +106,14 @@ static TPM_RESULT io_get_physical_presence(TPM_BOOL *presence, uint32_t tpm_numb
 }
 
 static struct libtpms_callbacks libtpms_callbacks = {
-	.sizeOfStruct = sizeof(struct libtpms_callbacks),
-	.tpm_nvram_init = nv_init,
-	.tpm_nvram_loaddata = nv_load,
-	.tpm_nvram_storedata = nv_store,
-	.tpm_nvram_deletename = nv_delete,
-	.tpm_io_init = io_init,
-	.tpm_io_getlocality = io_get_locality,
-	.tpm_io_getphysicalpresence = io_get_physical_presence,
+    .sizeOfStruct = sizeof(struct libtpms_callbacks),
+    .tpm_nvram_init = nv_init,
+    .tpm_nvram_loaddata = nv_load,
+    .tpm_nvram_storedata = nv_store,
+    .tpm_nvram_deletename = nv_delete,
+    .tpm_io_init = io_init,
+    .tpm_io_getlocality = io_get_locality,
+    .tpm_io_getphysicalpresence = io_get_physical_presence,
 };
 
 static struct tcti_libtpms *tcti_cast(TSS2_TCTI_CONTEXT *ctx)
@@ -151,7 +150,7 @@ static TSS2_RC tcti_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t 
 }
 
 static TSS2_RC tcti_receive(TSS2_TCTI_CONTEXT *ctx, size_t *size, uint8_t *response,
-			    int32_t timeout)
+                            int32_t timeout)
 {
 	struct tcti_libtpms *t = tcti_cast(ctx);
 
@@ -201,9 +200,9 @@ static TSS2_RC start_tpm_locked(const char *dir, char *err, size_t err_len)
 		res = TPMLIB_MainInit();
 	if (res != TPM_SUCCESS) {
 		snprintf(err, err_len,
-			 "libtpms failed to start with the state in '%s' (error 0x%x); "
-			 "check that its files are readable and not damaged",
-			 dir, (unsigned int)res);
+		         "libtpms failed to start with the state in '%s' (error 0x%x); "
+		         "check that its files are readable and not damaged",
+		         dir, (unsigned int)res);
 		return TSS2_TCTI_RC_IO_ERROR;
 	}
 	return TSS2_RC_SUCCESS;
@@ -215,15 +214,15 @@ static int lock_state_dir(const char *dir, char *err, size_t err_len)
 
 	if (tpm_file_mkdir(dir) != 0) {
 		snprintf(err, err_len, "cannot create the TPM state directory '%s': %s", dir,
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	fd = tpm_file_lock(dir, LOCK_FILE, true, LOCK_WAIT_MS);
 	if (fd == -EWOULDBLOCK) {
 		snprintf(err, err_len,
-			 "the TPM state in '%s' is in use by another process; libtpms runs one "
-			 "TPM per state directory, so use a swtpm: tcti to share a TPM",
-			 dir);
+		         "the TPM state in '%s' is in use by another process; libtpms runs one "
+		         "TPM per state directory, so use a swtpm: tcti to share a TPM",
+		         dir);
 		return -1;
 	}
 	if (fd < 0) {
@@ -242,10 +241,10 @@ TSS2_RC tcti_libtpms_new(const char *dir, TSS2_TCTI_CONTEXT **tcti, char *err, s
 	pthread_mutex_lock(&libtpms_mutex);
 	if (libtpms_in_use) {
 		snprintf(err, err_len,
-			 "a libtpms TPM already runs in this process (state in '%s'); libtpms "
-			 "holds one TPM per process, so give the other tpm backends a device: "
-			 "or swtpm: tcti",
-			 libtpms_dir);
+		         "a libtpms TPM already runs in this process (state in '%s'); libtpms "
+		         "holds one TPM per process, so give the other tpm backends a device: "
+		         "or swtpm: tcti",
+		         libtpms_dir);
 		pthread_mutex_unlock(&libtpms_mutex);
 		return TSS2_TCTI_RC_BAD_SEQUENCE;
 	}

@@ -27,18 +27,18 @@
 #include "backends/tpm/tpm_token.h"
 #include "module/config.h"
 
-#define DEFAULT_DA_MAX_TRIES	    10
+#define DEFAULT_DA_MAX_TRIES        10
 #define DEFAULT_DA_RECOVERY_TIME    600
 #define DEFAULT_DA_LOCKOUT_RECOVERY 1800
 /* Transient slots the key cache may use; TPM 2.0 guarantees at least 3 in total. */
 #define KEY_CACHE_MAX 2
 
 static const char *const tpm_keys[] = {
-	"tcti", "store", "da_max_tries", "da_recovery_time", "da_lockout_recovery", NULL,
+    "tcti", "store", "da_max_tries", "da_recovery_time", "da_lockout_recovery", NULL,
 };
 
 static CK_RV parse_u32(const struct hsmux_config_section *sec, const char *key, UINT32 def,
-		       UINT32 *out, char *err, size_t err_len)
+                       UINT32 *out, char *err, size_t err_len)
 {
 	unsigned int line = 0;
 	const char *value = hsmux_config_get(sec, key, &line);
@@ -52,7 +52,7 @@ static CK_RV parse_u32(const struct hsmux_config_section *sec, const char *key, 
 	v = strtoul(value, &end, 10);
 	if (errno || end == value || *end || v > UINT32_MAX) {
 		snprintf(err, err_len, "%s:%u: %s = '%s' is not a whole number; write e.g. %s = %u",
-			 sec->file, line, key, value, key, (unsigned int)def);
+		         sec->file, line, key, value, key, (unsigned int)def);
 		return CKR_GENERAL_ERROR;
 	}
 	*out = (UINT32)v;
@@ -60,7 +60,7 @@ static CK_RV parse_u32(const struct hsmux_config_section *sec, const char *key, 
 }
 
 static CK_RV read_config(struct tpm_token *tok, const struct hsmux_config_section *sec,
-			 const char **tcti, char *err, size_t err_len)
+                         const char **tcti, char *err, size_t err_len)
 {
 	unsigned int line = sec->line;
 	const char *store;
@@ -69,19 +69,18 @@ static CK_RV read_config(struct tpm_token *tok, const struct hsmux_config_sectio
 	*tcti = hsmux_config_get(sec, "tcti", &line);
 	if (!*tcti) {
 		snprintf(err, err_len,
-			 "%s:%u: [backend:%s] has type = tpm but no tcti; add e.g. tcti = "
-			 "libtpms:/var/lib/hsmux/tpm",
-			 sec->file, sec->line, sec->name);
+		         "%s:%u: [backend:%s] has type = tpm but no tcti; add e.g. tcti = "
+		         "libtpms:/var/lib/hsmux/tpm",
+		         sec->file, sec->line, sec->name);
 		return CKR_GENERAL_ERROR;
 	}
-	rv = parse_u32(sec, "da_max_tries", DEFAULT_DA_MAX_TRIES, &tok->da_max_tries, err,
-		       err_len);
+	rv = parse_u32(sec, "da_max_tries", DEFAULT_DA_MAX_TRIES, &tok->da_max_tries, err, err_len);
 	if (rv == CKR_OK)
 		rv = parse_u32(sec, "da_recovery_time", DEFAULT_DA_RECOVERY_TIME,
-			       &tok->da_recovery_time, err, err_len);
+		               &tok->da_recovery_time, err, err_len);
 	if (rv == CKR_OK)
 		rv = parse_u32(sec, "da_lockout_recovery", DEFAULT_DA_LOCKOUT_RECOVERY,
-			       &tok->da_lockout_recovery, err, err_len);
+		               &tok->da_lockout_recovery, err, err_len);
 	if (rv != CKR_OK)
 		return rv;
 
@@ -94,9 +93,10 @@ static CK_RV read_config(struct tpm_token *tok, const struct hsmux_config_sectio
 		char data[PATH_MAX - 80];
 
 		if (!hsmux_data_dir(data, sizeof(data))) {
-			snprintf(err, err_len, "%s:%u: [backend:%s] needs store = DIR, because "
-				 "neither XDG_DATA_HOME nor HOME is set", sec->file, line,
-				 sec->name);
+			snprintf(err, err_len,
+			         "%s:%u: [backend:%s] needs store = DIR, because "
+			         "neither XDG_DATA_HOME nor HOME is set",
+			         sec->file, line, sec->name);
 			return CKR_GENERAL_ERROR;
 		}
 		tpm_file_mkdir(data);
@@ -104,7 +104,7 @@ static CK_RV read_config(struct tpm_token *tok, const struct hsmux_config_sectio
 	}
 	if (tok->store_dir[0] != '/') {
 		snprintf(err, err_len, "%s:%u: store '%s' of [backend:%s] must be an absolute path",
-			 sec->file, line, tok->store_dir, sec->name);
+		         sec->file, line, tok->store_dir, sec->name);
 		return CKR_GENERAL_ERROR;
 	}
 	return CKR_OK;
@@ -127,8 +127,8 @@ static void token_free(struct tpm_token *tok)
 	free(tok);
 }
 
-static CK_RV tpm_create(struct hsmux_backend *be, const struct hsmux_config_section *sec,
-			char *err, size_t err_len)
+static CK_RV tpm_create(struct hsmux_backend *be, const struct hsmux_config_section *sec, char *err,
+                        size_t err_len)
 {
 	struct tpm_token *tok = calloc(1, sizeof(*tok));
 	const char *tcti = NULL;
@@ -150,6 +150,7 @@ static CK_RV tpm_create(struct hsmux_backend *be, const struct hsmux_config_sect
 	if (rv != CKR_OK)
 		goto fail;
 
+	snprintf(tok->tcti, sizeof(tok->tcti), "%s", tcti);
 	rv = tpm_device_open(&tok->dev, tcti, why, sizeof(why));
 	if (rv == CKR_OK)
 		rv = tpm_mech_probe_locked(tok);
@@ -160,7 +161,7 @@ static CK_RV tpm_create(struct hsmux_backend *be, const struct hsmux_config_sect
 
 		hsmux_config_get(sec, "tcti", &line);
 		snprintf(err, err_len, "%s:%u: [backend:%s]: %s", sec->file, line, sec->name,
-			 why[0] ? why : "the TPM did not answer a capability query");
+		         why[0] ? why : "the TPM did not answer a capability query");
 		goto fail;
 	}
 	be->priv = tok;
@@ -185,35 +186,40 @@ static void tpm_destroy(struct hsmux_backend *be)
 
 /*
  * A child after fork() must not run the parent's in-process TPM: both
- * would write the same NV files. With a device or swtpm the child opens its
- * own connection and keeps the token files, but not the sessions or login.
+ * would write the same NV files, so the libtpms token fails in the child.
+ * With a device or swtpm the child opens its own connection and keeps the
+ * token files, but not the parent's sessions, login or loaded keys.
  */
 static CK_RV tpm_reinit_after_fork(struct hsmux_backend *be)
 {
 	struct tpm_token *tok = be->priv;
 	char why[384];
-	char tcti[PATH_MAX + 16];
 
 	pthread_mutex_init(&tok->lock, NULL);
-	if (tok->dev.kind == TPM_TCTI_LIBTPMS) {
-		tpm_device_forget(&tok->dev);
-		return CKR_DEVICE_ERROR;
-	}
-	/* The parent's TCTI owns the socket; reconnecting needs the config line again. */
 	tpm_device_forget(&tok->dev);
+	for (size_t i = 0; i < tok->n_sessions; i++) {
+		free(tok->sessions[i]->found);
+		free(tok->sessions[i]);
+	}
 	tok->n_sessions = 0;
 	tok->login = TPM_NO_LOGIN;
 	OPENSSL_cleanse(tok->secret, sizeof(tok->secret));
-	for (size_t i = 0; i < tok->n_objects; i++)
-		tok->objects[i]->loaded = ESYS_TR_NONE;
-	(void)why;
-	(void)tcti;
-	/* TODO: reconnect a device or swtpm TPM in the child after fork(). */
-	return CKR_DEVICE_ERROR;
+	for (size_t i = tok->n_objects; i > 0; i--) {
+		struct tpm_object *obj = tok->objects[i - 1];
+
+		obj->loaded = ESYS_TR_NONE;
+		if (!obj->file[0]) {
+			tpm_object_unregister_locked(tok, obj);
+			tpm_object_free(tok, obj);
+		}
+	}
+	if (strncmp(tok->tcti, "libtpms:", 8) == 0)
+		return CKR_DEVICE_ERROR;
+	return tpm_device_open(&tok->dev, tok->tcti, why, sizeof(why));
 }
 
 static CK_RV tpm_get_slot_list(struct hsmux_backend *be, CK_BBOOL token_present,
-			       CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+                               CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
 	if (list && *count < 1) {
 		*count = 1;
@@ -266,8 +272,8 @@ static void read_lockout(struct tpm_token *tok, UINT32 *counter, UINT32 *max)
 	*counter = 0;
 	*max = 0;
 	if (Esys_GetCapability(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-			       TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 2, NULL,
-			       &cap) != TSS2_RC_SUCCESS)
+	                       TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 2, NULL,
+	                       &cap) != TSS2_RC_SUCCESS)
 		return;
 	for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++) {
 		TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
@@ -322,8 +328,7 @@ static void fill_token_info(struct tpm_token *tok, CK_TOKEN_INFO_PTR info)
 	info->firmwareVersion.major = 0;
 }
 
-static CK_RV tpm_get_token_info(struct hsmux_backend *be, CK_SLOT_ID slot,
-				CK_TOKEN_INFO_PTR info)
+static CK_RV tpm_get_token_info(struct hsmux_backend *be, CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
 	struct tpm_token *tok = be->priv;
 
@@ -337,7 +342,7 @@ static CK_RV tpm_get_token_info(struct hsmux_backend *be, CK_SLOT_ID slot,
 }
 
 static CK_RV tpm_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID slot,
-				    CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+                                    CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
 	if (slot != TPM_SLOT_ID)
 		return CKR_SLOT_ID_INVALID;
@@ -345,7 +350,7 @@ static CK_RV tpm_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID slot,
 }
 
 static CK_RV tpm_get_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
-				    CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+                                    CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
 {
 	if (slot != TPM_SLOT_ID)
 		return CKR_SLOT_ID_INVALID;
@@ -353,7 +358,7 @@ static CK_RV tpm_get_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
 }
 
 static CK_RV tpm_init_token(struct hsmux_backend *be, CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin,
-			    CK_ULONG pin_len, CK_UTF8CHAR_PTR label)
+                            CK_ULONG pin_len, CK_UTF8CHAR_PTR label)
 {
 	struct tpm_token *tok = be->priv;
 	CK_RV rv;
@@ -379,7 +384,7 @@ struct tpm_session *tpm_session_find_locked(struct tpm_token *tok, CK_SESSION_HA
 }
 
 static CK_RV tpm_init_pin(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR pin,
-			  CK_ULONG pin_len)
+                          CK_ULONG pin_len)
 {
 	struct tpm_token *tok = be->priv;
 	struct tpm_session *sess;
@@ -398,7 +403,7 @@ static CK_RV tpm_init_pin(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_UTF8
 }
 
 static CK_RV tpm_set_pin(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR old_pin,
-			 CK_ULONG old_len, CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len)
+                         CK_ULONG old_len, CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len)
 {
 	struct tpm_token *tok = be->priv;
 	struct tpm_session *sess;
@@ -438,7 +443,7 @@ static CK_RV add_session_locked(struct tpm_token *tok, CK_FLAGS flags, CK_SESSIO
 }
 
 static CK_RV tpm_open_session(struct hsmux_backend *be, CK_SLOT_ID slot, CK_FLAGS flags,
-			      CK_SESSION_HANDLE_PTR s)
+                              CK_SESSION_HANDLE_PTR s)
 {
 	struct tpm_token *tok = be->priv;
 	CK_RV rv;
@@ -524,7 +529,7 @@ static CK_STATE session_state(const struct tpm_token *tok, const struct tpm_sess
 }
 
 static CK_RV tpm_get_session_info(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				  CK_SESSION_INFO_PTR info)
+                                  CK_SESSION_INFO_PTR info)
 {
 	struct tpm_token *tok = be->priv;
 	struct tpm_session *sess;
@@ -554,7 +559,7 @@ static bool read_only_session_exists(const struct tpm_token *tok)
 }
 
 static CK_RV tpm_login(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_USER_TYPE user,
-		       CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
+                       CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
 	struct tpm_token *tok = be->priv;
 	CK_RV rv;
@@ -587,44 +592,44 @@ static CK_RV tpm_logout(struct hsmux_backend *be, CK_SESSION_HANDLE s)
 }
 
 const struct hsmux_backend_ops hsmux_tpm_backend_ops = {
-	.type = "tpm",
-	.keys = tpm_keys,
-	.create = tpm_create,
-	.destroy = tpm_destroy,
-	.reinit_after_fork = tpm_reinit_after_fork,
-	.get_slot_list = tpm_get_slot_list,
-	.get_slot_info = tpm_get_slot_info,
-	.get_token_info = tpm_get_token_info,
-	.get_mechanism_list = tpm_get_mechanism_list,
-	.get_mechanism_info = tpm_get_mechanism_info,
-	.init_token = tpm_init_token,
-	.init_pin = tpm_init_pin,
-	.set_pin = tpm_set_pin,
-	.open_session = tpm_open_session,
-	.close_session = tpm_close_session,
-	.close_all_sessions = tpm_close_all_sessions,
-	.get_session_info = tpm_get_session_info,
-	.login = tpm_login,
-	.logout = tpm_logout,
-	.create_object = NULL,
-	.destroy_object = tpm_destroy_object,
-	.get_object_size = tpm_get_object_size,
-	.get_attribute_value = tpm_get_attribute_value,
-	.set_attribute_value = tpm_set_attribute_value,
-	.find_objects_init = tpm_find_objects_init,
-	.find_objects = tpm_find_objects,
-	.find_objects_final = tpm_find_objects_final,
-	.decrypt_init = tpm_decrypt_init,
-	.decrypt = tpm_decrypt,
-	.digest_init = tpm_digest_init,
-	.digest = tpm_digest,
-	.digest_update = tpm_digest_update,
-	.digest_final = tpm_digest_final,
-	.sign_init = tpm_sign_init,
-	.sign = tpm_sign,
-	.sign_update = tpm_sign_update,
-	.sign_final = tpm_sign_final,
-	.generate_key_pair = tpm_generate_key_pair,
-	.seed_random = tpm_seed_random,
-	.generate_random = tpm_generate_random,
+    .type = "tpm",
+    .keys = tpm_keys,
+    .create = tpm_create,
+    .destroy = tpm_destroy,
+    .reinit_after_fork = tpm_reinit_after_fork,
+    .get_slot_list = tpm_get_slot_list,
+    .get_slot_info = tpm_get_slot_info,
+    .get_token_info = tpm_get_token_info,
+    .get_mechanism_list = tpm_get_mechanism_list,
+    .get_mechanism_info = tpm_get_mechanism_info,
+    .init_token = tpm_init_token,
+    .init_pin = tpm_init_pin,
+    .set_pin = tpm_set_pin,
+    .open_session = tpm_open_session,
+    .close_session = tpm_close_session,
+    .close_all_sessions = tpm_close_all_sessions,
+    .get_session_info = tpm_get_session_info,
+    .login = tpm_login,
+    .logout = tpm_logout,
+    .create_object = NULL,
+    .destroy_object = tpm_destroy_object,
+    .get_object_size = tpm_get_object_size,
+    .get_attribute_value = tpm_get_attribute_value,
+    .set_attribute_value = tpm_set_attribute_value,
+    .find_objects_init = tpm_find_objects_init,
+    .find_objects = tpm_find_objects,
+    .find_objects_final = tpm_find_objects_final,
+    .decrypt_init = tpm_decrypt_init,
+    .decrypt = tpm_decrypt,
+    .digest_init = tpm_digest_init,
+    .digest = tpm_digest,
+    .digest_update = tpm_digest_update,
+    .digest_final = tpm_digest_final,
+    .sign_init = tpm_sign_init,
+    .sign = tpm_sign,
+    .sign_update = tpm_sign_update,
+    .sign_final = tpm_sign_final,
+    .generate_key_pair = tpm_generate_key_pair,
+    .seed_random = tpm_seed_random,
+    .generate_random = tpm_generate_random,
 };

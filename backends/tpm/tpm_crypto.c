@@ -17,21 +17,21 @@ struct digest_info {
 };
 
 static const struct digest_info digest_infos[] = {
-	{TPM2_ALG_SHA1,
-	 {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
-	 15},
-	{TPM2_ALG_SHA256,
-	 {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-	  0x05, 0x00, 0x04, 0x20},
-	 19},
-	{TPM2_ALG_SHA384,
-	 {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02,
-	  0x05, 0x00, 0x04, 0x30},
-	 19},
-	{TPM2_ALG_SHA512,
-	 {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03,
-	  0x05, 0x00, 0x04, 0x40},
-	 19},
+    {TPM2_ALG_SHA1,
+     {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
+     15},
+    {TPM2_ALG_SHA256,
+     {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+      0x05, 0x00, 0x04, 0x20},
+     19},
+    {TPM2_ALG_SHA384,
+     {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02,
+      0x05, 0x00, 0x04, 0x30},
+     19},
+    {TPM2_ALG_SHA512,
+     {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03,
+      0x05, 0x00, 0x04, 0x40},
+     19},
 };
 
 void tpm_op_end_locked(struct tpm_token *tok, struct tpm_session *sess)
@@ -65,7 +65,7 @@ static bool is_pss_mech(CK_MECHANISM_TYPE m)
 
 /* The object as a private key of the given type with the role attribute set. */
 static CK_RV get_private_key(struct tpm_token *tok, CK_OBJECT_HANDLE h, CK_KEY_TYPE type,
-			     CK_ATTRIBUTE_TYPE role, struct tpm_object **out)
+                             CK_ATTRIBUTE_TYPE role, struct tpm_object **out)
 {
 	struct tpm_object *obj = tpm_object_get_locked(tok, h);
 
@@ -85,7 +85,7 @@ static CK_RV get_private_key(struct tpm_token *tok, CK_OBJECT_HANDLE h, CK_KEY_T
  * as libtpms 0.9 implements it), so only that salt length is accepted.
  */
 static CK_RV check_pss_params(const struct tpm_token *tok, const CK_MECHANISM *mech,
-			      TPMI_ALG_HASH *hash)
+                              TPMI_ALG_HASH *hash)
 {
 	const CK_RSA_PKCS_PSS_PARAMS *p = mech->pParameter;
 	TPMI_ALG_HASH h, own = tpm_mech_hash_of_ckm(mech->mechanism);
@@ -101,7 +101,7 @@ static CK_RV check_pss_params(const struct tpm_token *tok, const CK_MECHANISM *m
 }
 
 CK_RV tpm_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
-			   const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+                           const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
 	struct tpm_object *obj;
 	CK_MECHANISM_INFO info;
@@ -113,7 +113,7 @@ CK_RV tpm_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 	if (tpm_mech_info(tok, mech->mechanism, &info) != CKR_OK || !(info.flags & CKF_SIGN))
 		return CKR_MECHANISM_INVALID;
 	rv = get_private_key(tok, key, is_ec_mech(mech->mechanism) ? CKK_EC : CKK_RSA, CKA_SIGN,
-			     &obj);
+	                     &obj);
 	if (rv != CKR_OK)
 		return rv;
 	if (tok->login != CKU_USER)
@@ -156,7 +156,7 @@ static size_t signature_size(const struct tpm_object *obj)
 static TPMI_ALG_HASH hash_of_length(const struct tpm_token *tok, CK_ULONG len)
 {
 	static const TPMI_ALG_HASH hashes[] = {TPM2_ALG_SHA1, TPM2_ALG_SHA256, TPM2_ALG_SHA384,
-					       TPM2_ALG_SHA512};
+	                                       TPM2_ALG_SHA512};
 
 	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
 		if (tpm_mech_hash_size(hashes[i]) == len && tpm_mech_hash_supported(tok, hashes[i]))
@@ -167,7 +167,7 @@ static TPMI_ALG_HASH hash_of_length(const struct tpm_token *tok, CK_ULONG len)
 
 /* Splits a DigestInfo (the input of CKM_RSA_PKCS signing) into its hash and digest. */
 static CK_RV parse_digest_info(const struct tpm_token *tok, const CK_BYTE *in, CK_ULONG len,
-			       TPMI_ALG_HASH *hash, TPM2B_DIGEST *digest)
+                               TPMI_ALG_HASH *hash, TPM2B_DIGEST *digest)
 {
 	for (size_t i = 0; i < sizeof(digest_infos) / sizeof(digest_infos[0]); i++) {
 		const struct digest_info *d = &digest_infos[i];
@@ -197,8 +197,8 @@ static void copy_padded(CK_BYTE *out, size_t field, const TPM2B_ECC_PARAMETER *v
 
 /* Signs a digest with the key of obj in the TPM, writing the PKCS#11 signature. */
 static CK_RV tpm_sign_digest(struct tpm_token *tok, struct tpm_object *obj, TPMI_ALG_SIG_SCHEME s,
-			     TPMI_ALG_HASH hash, const TPM2B_DIGEST *digest, CK_BYTE *sig,
-			     CK_ULONG *sig_len)
+                             TPMI_ALG_HASH hash, const TPM2B_DIGEST *digest, CK_BYTE *sig,
+                             CK_ULONG *sig_len)
 {
 	TPMT_SIG_SCHEME scheme = {.scheme = s, .details.any.hashAlg = hash};
 	TPMT_TK_HASHCHECK ticket = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
@@ -211,7 +211,7 @@ static CK_RV tpm_sign_digest(struct tpm_token *tok, struct tpm_object *obj, TPMI
 	if (rv != CKR_OK)
 		return rv;
 	rc = Esys_Sign(tok->dev.esys, obj->loaded, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-		       digest, &scheme, &ticket, &out);
+	               digest, &scheme, &ticket, &out);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);
 
@@ -240,7 +240,7 @@ static CK_RV tpm_sign_digest(struct tpm_token *tok, struct tpm_object *obj, TPMI
 
 /* Signs the digest or DigestInfo that the session's mechanism takes as input. */
 static CK_RV sign_prepared(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-			   CK_ULONG in_len, CK_BYTE *sig, CK_ULONG *sig_len)
+                           CK_ULONG in_len, CK_BYTE *sig, CK_ULONG *sig_len)
 {
 	struct tpm_object *obj = tpm_object_get_locked(tok, sess->key);
 	TPM2B_DIGEST digest = {0};
@@ -274,7 +274,7 @@ static CK_RV sign_prepared(struct tpm_token *tok, struct tpm_session *sess, cons
 
 /* Answers a length query or a short buffer; returns CKR_OK when signing may go on. */
 static CK_RV check_sig_buffer(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE *sig,
-			      CK_ULONG *sig_len, bool *done)
+                              CK_ULONG *sig_len, bool *done)
 {
 	struct tpm_object *obj = tpm_object_get_locked(tok, sess->key);
 	size_t need;
@@ -296,7 +296,7 @@ static CK_RV check_sig_buffer(struct tpm_token *tok, struct tpm_session *sess, C
 }
 
 CK_RV tpm_sign_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-		      CK_ULONG in_len, CK_BYTE *sig, CK_ULONG *sig_len)
+                      CK_ULONG in_len, CK_BYTE *sig, CK_ULONG *sig_len)
 {
 	CK_BYTE md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
@@ -322,7 +322,7 @@ CK_RV tpm_sign_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_
 }
 
 CK_RV tpm_sign_update_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-			     CK_ULONG in_len)
+                             CK_ULONG in_len)
 {
 	if (sess->op != TPM_OP_SIGN)
 		return CKR_OPERATION_NOT_INITIALIZED;
@@ -339,7 +339,7 @@ CK_RV tpm_sign_update_locked(struct tpm_token *tok, struct tpm_session *sess, co
 }
 
 CK_RV tpm_sign_final_locked(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE *sig,
-			    CK_ULONG *sig_len)
+                            CK_ULONG *sig_len)
 {
 	CK_BYTE md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
@@ -368,7 +368,7 @@ CK_RV tpm_sign_final_locked(struct tpm_token *tok, struct tpm_session *sess, CK_
  * label whose last byte is not zero, so only such labels (or none) work.
  */
 static CK_RV check_oaep_params(const struct tpm_token *tok, const CK_MECHANISM *mech,
-			       struct tpm_session *sess)
+                               struct tpm_session *sess)
 {
 	const CK_RSA_PKCS_OAEP_PARAMS *p = mech->pParameter;
 	TPMI_ALG_HASH h;
@@ -394,7 +394,7 @@ static CK_RV check_oaep_params(const struct tpm_token *tok, const CK_MECHANISM *
 }
 
 CK_RV tpm_decrypt_init_locked(struct tpm_token *tok, struct tpm_session *sess,
-			      const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+                              const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
 	struct tpm_object *obj;
 	CK_MECHANISM_INFO info;
@@ -424,7 +424,7 @@ CK_RV tpm_decrypt_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 }
 
 static CK_RV rsa_decrypt(struct tpm_token *tok, struct tpm_session *sess, struct tpm_object *obj,
-			 const CK_BYTE *in, CK_ULONG in_len, TPM2B_PUBLIC_KEY_RSA **msg)
+                         const CK_BYTE *in, CK_ULONG in_len, TPM2B_PUBLIC_KEY_RSA **msg)
 {
 	TPMT_RSA_DECRYPT scheme = {0};
 	TPM2B_PUBLIC_KEY_RSA cipher = {.size = (UINT16)in_len};
@@ -444,7 +444,7 @@ static CK_RV rsa_decrypt(struct tpm_token *tok, struct tpm_session *sess, struct
 	if (rv != CKR_OK)
 		return rv;
 	rc = Esys_RSA_Decrypt(tok->dev.esys, obj->loaded, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-			      ESYS_TR_NONE, &cipher, &scheme, &sess->label, msg);
+	                      ESYS_TR_NONE, &cipher, &scheme, &sess->label, msg);
 	/*
 	 * A padding error is TPM2_RC_VALUE in the spec; libtpms 0.9 answers
 	 * TPM2_RC_FAILURE and keeps working (the unit test decrypts after it).
@@ -455,7 +455,7 @@ static CK_RV rsa_decrypt(struct tpm_token *tok, struct tpm_session *sess, struct
 }
 
 CK_RV tpm_decrypt_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-			 CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+                         CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
 {
 	struct tpm_object *obj = tpm_object_get_locked(tok, sess->key);
 	TPM2B_PUBLIC_KEY_RSA *msg = NULL;
@@ -496,7 +496,7 @@ static CK_RV start_sequence(struct tpm_token *tok, struct tpm_session *sess)
 
 	for (;;) {
 		rc = Esys_HashSequenceStart(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					    &auth, sess->hash, &sess->sequence);
+		                            &auth, sess->hash, &sess->sequence);
 		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))
 			break;
 	}
@@ -508,7 +508,7 @@ static CK_RV start_sequence(struct tpm_token *tok, struct tpm_session *sess)
 }
 
 CK_RV tpm_digest_init_locked(struct tpm_token *tok, struct tpm_session *sess,
-			     const CK_MECHANISM *mech)
+                             const CK_MECHANISM *mech)
 {
 	CK_MECHANISM_INFO info;
 	CK_RV rv;
@@ -528,8 +528,8 @@ CK_RV tpm_digest_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 	return CKR_OK;
 }
 
-CK_RV tpm_digest_update_locked(struct tpm_token *tok, struct tpm_session *sess,
-			       const CK_BYTE *in, CK_ULONG in_len)
+CK_RV tpm_digest_update_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
+                               CK_ULONG in_len)
 {
 	TPM2B_MAX_BUFFER chunk;
 	TSS2_RC rc;
@@ -537,10 +537,11 @@ CK_RV tpm_digest_update_locked(struct tpm_token *tok, struct tpm_session *sess,
 	if (sess->op != TPM_OP_DIGEST)
 		return CKR_OPERATION_NOT_INITIALIZED;
 	while (in_len > 0) {
-		chunk.size = (UINT16)(in_len < sizeof(chunk.buffer) ? in_len : sizeof(chunk.buffer));
+		chunk.size =
+		    (UINT16)(in_len < sizeof(chunk.buffer) ? in_len : sizeof(chunk.buffer));
 		memcpy(chunk.buffer, in, chunk.size);
 		rc = Esys_SequenceUpdate(tok->dev.esys, sess->sequence, ESYS_TR_PASSWORD,
-					 ESYS_TR_NONE, ESYS_TR_NONE, &chunk);
+		                         ESYS_TR_NONE, ESYS_TR_NONE, &chunk);
 		if (rc != TSS2_RC_SUCCESS) {
 			tpm_op_end_locked(tok, sess);
 			return tpm_rc_to_ckr(rc);
@@ -552,7 +553,7 @@ CK_RV tpm_digest_update_locked(struct tpm_token *tok, struct tpm_session *sess,
 }
 
 CK_RV tpm_digest_final_locked(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE *out,
-			      CK_ULONG *out_len)
+                              CK_ULONG *out_len)
 {
 	TPM2B_MAX_BUFFER empty = {0};
 	TPM2B_DIGEST *result = NULL;
@@ -568,7 +569,7 @@ CK_RV tpm_digest_final_locked(struct tpm_token *tok, struct tpm_session *sess, C
 		return rv;
 	}
 	rc = Esys_SequenceComplete(tok->dev.esys, sess->sequence, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				   ESYS_TR_NONE, &empty, ESYS_TR_RH_NULL, &result, NULL);
+	                           ESYS_TR_NONE, &empty, ESYS_TR_RH_NULL, &result, NULL);
 	/* SequenceComplete flushes the sequence object, success or not. */
 	sess->sequence = ESYS_TR_NONE;
 	tpm_op_end_locked(tok, sess);
@@ -581,7 +582,7 @@ CK_RV tpm_digest_final_locked(struct tpm_token *tok, struct tpm_session *sess, C
 }
 
 CK_RV tpm_digest_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-			CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+                        CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
 {
 	size_t need = tpm_mech_hash_size(sess->hash);
 	CK_RV rv;
@@ -607,7 +608,7 @@ CK_RV tpm_random_locked(struct tpm_token *tok, CK_BYTE *out, CK_ULONG len)
 		TSS2_RC rc;
 
 		rc = Esys_GetRandom(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, want,
-				    &r);
+		                    &r);
 		if (rc != TSS2_RC_SUCCESS)
 			return tpm_rc_to_ckr(rc);
 		if (r->size == 0 || r->size > want) {
@@ -633,7 +634,8 @@ CK_RV tpm_seed_random_locked(struct tpm_token *tok, const CK_BYTE *seed, CK_ULON
 
 		data.size = chunk;
 		memcpy(data.buffer, seed, chunk);
-		rc = Esys_StirRandom(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+		rc =
+		    Esys_StirRandom(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &data);
 		OPENSSL_cleanse(&data, sizeof(data));
 		if (rc != TSS2_RC_SUCCESS)
 			return tpm_rc_to_ckr(rc);

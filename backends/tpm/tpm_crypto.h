@@ -6,27 +6,27 @@
 
 /* Each follows the PKCS#11 function of the same name; sess is already found. */
 CK_RV tpm_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
-			   const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);
+                           const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);
 CK_RV tpm_sign_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-		      CK_ULONG in_len, CK_BYTE *sig, CK_ULONG *sig_len);
+                      CK_ULONG in_len, CK_BYTE *sig, CK_ULONG *sig_len);
 CK_RV tpm_sign_update_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-			     CK_ULONG in_len);
+                             CK_ULONG in_len);
 CK_RV tpm_sign_final_locked(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE *sig,
-			    CK_ULONG *sig_len);
+                            CK_ULONG *sig_len);
 
 CK_RV tpm_decrypt_init_locked(struct tpm_token *tok, struct tpm_session *sess,
-			      const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);
+                              const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);
 CK_RV tpm_decrypt_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-			 CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
+                         CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
 
 CK_RV tpm_digest_init_locked(struct tpm_token *tok, struct tpm_session *sess,
-			     const CK_MECHANISM *mech);
+                             const CK_MECHANISM *mech);
 CK_RV tpm_digest_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
-			CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
-CK_RV tpm_digest_update_locked(struct tpm_token *tok, struct tpm_session *sess,
-			       const CK_BYTE *in, CK_ULONG in_len);
+                        CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
+CK_RV tpm_digest_update_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
+                               CK_ULONG in_len);
 CK_RV tpm_digest_final_locked(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE *out,
-			      CK_ULONG *out_len);
+                              CK_ULONG *out_len);
 
 CK_RV tpm_random_locked(struct tpm_token *tok, CK_BYTE *out, CK_ULONG len);
 CK_RV tpm_seed_random_locked(struct tpm_token *tok, const CK_BYTE *seed, CK_ULONG len);

@@ -20,9 +20,9 @@ static CK_RV open_tcti(struct tpm_device *dev, const char *conf, char *err, size
 
 		if (dir[0] != '/') {
 			snprintf(err, err_len,
-				 "tcti '%s' needs an absolute directory, as in libtpms:/var/lib/"
-				 "hsmux/tpm",
-				 conf);
+			         "tcti '%s' needs an absolute directory, as in libtpms:/var/lib/"
+			         "hsmux/tpm",
+			         conf);
 			return CKR_GENERAL_ERROR;
 		}
 		dev->kind = TPM_TCTI_LIBTPMS;
@@ -37,15 +37,15 @@ static CK_RV open_tcti(struct tpm_device *dev, const char *conf, char *err, size
 		dev->kind = TPM_TCTI_SWTPM;
 	else {
 		snprintf(err, err_len,
-			 "tcti '%s' is not supported; use libtpms:/DIR, device:/dev/tpmrm0 or "
-			 "swtpm:host=127.0.0.1,port=2321",
-			 conf);
+		         "tcti '%s' is not supported; use libtpms:/DIR, device:/dev/tpmrm0 or "
+		         "swtpm:host=127.0.0.1,port=2321",
+		         conf);
 		return CKR_GENERAL_ERROR;
 	}
 	rc = Tss2_TctiLdr_Initialize(conf, &dev->tcti);
 	if (rc != TSS2_RC_SUCCESS) {
 		snprintf(err, err_len, "cannot open the TPM at tcti '%s': %s", conf,
-			 Tss2_RC_Decode(rc));
+		         Tss2_RC_Decode(rc));
 		return CKR_DEVICE_ERROR;
 	}
 	return CKR_OK;
@@ -60,37 +60,40 @@ static CK_RV create_primary(struct tpm_device *dev, char *err, size_t err_len)
 {
 	TPM2B_SENSITIVE_CREATE sensitive = {0};
 	TPM2B_PUBLIC in_public = {
-		.publicArea = {
-			.type = TPM2_ALG_ECC,
-			.nameAlg = TPM2_ALG_SHA256,
-			.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-					    TPMA_OBJECT_SENSITIVEDATAORIGIN |
-					    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
-					    TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
-			.parameters.eccDetail = {
-				.symmetric = {
-					.algorithm = TPM2_ALG_AES,
-					.keyBits.aes = 128,
-					.mode.aes = TPM2_ALG_CFB,
-				},
-				.scheme.scheme = TPM2_ALG_NULL,
-				.curveID = TPM2_ECC_NIST_P256,
-				.kdf.scheme = TPM2_ALG_NULL,
-			},
-		},
+	    .publicArea =
+	        {
+	            .type = TPM2_ALG_ECC,
+	            .nameAlg = TPM2_ALG_SHA256,
+	            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+	                                TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+	                                TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED |
+	                                TPMA_OBJECT_DECRYPT,
+	            .parameters.eccDetail =
+	                {
+	                    .symmetric =
+	                        {
+	                            .algorithm = TPM2_ALG_AES,
+	                            .keyBits.aes = 128,
+	                            .mode.aes = TPM2_ALG_CFB,
+	                        },
+	                    .scheme.scheme = TPM2_ALG_NULL,
+	                    .curveID = TPM2_ECC_NIST_P256,
+	                    .kdf.scheme = TPM2_ALG_NULL,
+	                },
+	        },
 	};
 	TPM2B_DATA outside = {0};
 	TPML_PCR_SELECTION pcrs = {0};
 	TSS2_RC rc;
 
 	rc = Esys_CreatePrimary(dev->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				ESYS_TR_NONE, &sensitive, &in_public, &outside, &pcrs,
-				&dev->primary, NULL, NULL, NULL, NULL);
+	                        ESYS_TR_NONE, &sensitive, &in_public, &outside, &pcrs,
+	                        &dev->primary, NULL, NULL, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		snprintf(err, err_len,
-			 "the TPM refused to create the primary storage key: %s; if the owner "
-			 "hierarchy has a password, clear it or use another TPM",
-			 Tss2_RC_Decode(rc));
+		         "the TPM refused to create the primary storage key: %s; if the owner "
+		         "hierarchy has a password, clear it or use another TPM",
+		         Tss2_RC_Decode(rc));
 		dev->primary = ESYS_TR_NONE;
 		return CKR_DEVICE_ERROR;
 	}
@@ -111,7 +114,7 @@ CK_RV tpm_device_open(struct tpm_device *dev, const char *tcti_conf, char *err, 
 	rc = Esys_Initialize(&dev->esys, dev->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		snprintf(err, err_len, "cannot start ESYS on tcti '%s': %s", tcti_conf,
-			 Tss2_RC_Decode(rc));
+		         Tss2_RC_Decode(rc));
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
@@ -120,7 +123,7 @@ CK_RV tpm_device_open(struct tpm_device *dev, const char *tcti_conf, char *err, 
 	rc = Esys_Startup(dev->esys, TPM2_SU_CLEAR);
 	if (rc != TSS2_RC_SUCCESS && tpm_rc_base(rc) != TPM2_RC_INITIALIZE) {
 		snprintf(err, err_len, "TPM2_Startup failed on tcti '%s': %s", tcti_conf,
-			 Tss2_RC_Decode(rc));
+		         Tss2_RC_Decode(rc));
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
@@ -139,7 +142,7 @@ void tpm_device_close(struct tpm_device *dev)
 		/* Only a TPM we run ourselves is shut down; others serve other processes too. */
 		if (dev->kind == TPM_TCTI_LIBTPMS)
 			Esys_Shutdown(dev->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				      TPM2_SU_CLEAR);
+			              TPM2_SU_CLEAR);
 		Esys_Finalize(&dev->esys);
 	}
 	if (dev->tcti) {

@@ -23,7 +23,7 @@ struct tpm_device {
 	enum tpm_tcti_kind kind;
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
-	ESYS_TR primary; /* the storage key, ESYS_TR_NONE until created */
+	ESYS_TR primary;          /* the storage key, ESYS_TR_NONE until created */
 	char state_dir[PATH_MAX]; /* the libtpms NV directory; empty for other kinds */
 };
 

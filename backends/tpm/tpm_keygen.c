@@ -17,7 +17,7 @@ static const CK_BYTE oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 /* What a key pair template asks for, after checking it. */
 struct keygen_request {
 	CK_KEY_TYPE key_type;
-	CK_ULONG bits; /* RSA */
+	CK_ULONG bits;        /* RSA */
 	TPMI_ECC_CURVE curve; /* EC */
 	bool sign, decrypt;
 	bool pub_token, priv_token;
@@ -72,7 +72,7 @@ static CK_RV check_one(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct keygen
 	case CKA_KEY_TYPE:
 		rv = tpm_template_ulong(a, &ul);
 		return rv != CKR_OK ? rv
-				    : (ul == req->key_type ? CKR_OK : CKR_TEMPLATE_INCONSISTENT);
+		                    : (ul == req->key_type ? CKR_OK : CKR_TEMPLATE_INCONSISTENT);
 	case CKA_SENSITIVE:
 	case CKA_ALWAYS_SENSITIVE:
 	case CKA_NEVER_EXTRACTABLE:
@@ -102,10 +102,11 @@ static CK_RV check_one(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct keygen
 	case CKA_EC_PARAMS:
 		if (cls != CKO_PUBLIC_KEY || req->key_type != CKK_EC)
 			return CKR_ATTRIBUTE_TYPE_INVALID;
-		if (a->ulValueLen == sizeof(oid_p256) && !memcmp(a->pValue, oid_p256, a->ulValueLen))
+		if (a->ulValueLen == sizeof(oid_p256) &&
+		    !memcmp(a->pValue, oid_p256, a->ulValueLen))
 			req->curve = TPM2_ECC_NIST_P256;
 		else if (a->ulValueLen == sizeof(oid_p384) &&
-			 !memcmp(a->pValue, oid_p384, a->ulValueLen))
+		         !memcmp(a->pValue, oid_p384, a->ulValueLen))
 			req->curve = TPM2_ECC_NIST_P384;
 		else
 			return CKR_CURVE_NOT_SUPPORTED;
@@ -121,7 +122,7 @@ static CK_RV check_one(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct keygen
 }
 
 static CK_RV check_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_CLASS cls,
-			    struct keygen_request *req)
+                            struct keygen_request *req)
 {
 	for (CK_ULONG i = 0; i < count; i++) {
 		CK_RV rv = check_one(&tmpl[i], cls, req);
@@ -133,7 +134,7 @@ static CK_RV check_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_
 }
 
 static bool template_bool(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ATTRIBUTE_TYPE type,
-			  bool def)
+                          bool def)
 {
 	for (CK_ULONG i = 0; i < count; i++) {
 		if (tmpl[i].type == type && tmpl[i].ulValueLen == sizeof(CK_BBOOL))
@@ -143,8 +144,8 @@ static bool template_bool(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ATTRIBUTE
 }
 
 static CK_RV parse_request(const struct tpm_token *tok, CK_MECHANISM_TYPE mech,
-			   const CK_ATTRIBUTE *pub, CK_ULONG n_pub, const CK_ATTRIBUTE *priv,
-			   CK_ULONG n_priv, struct keygen_request *req)
+                           const CK_ATTRIBUTE *pub, CK_ULONG n_pub, const CK_ATTRIBUTE *priv,
+                           CK_ULONG n_priv, struct keygen_request *req)
 {
 	CK_RV rv;
 
@@ -182,8 +183,8 @@ static CK_RV parse_request(const struct tpm_token *tok, CK_MECHANISM_TYPE mech,
 static void fill_template(const struct keygen_request *req, TPM2B_PUBLIC *t)
 {
 	TPMA_OBJECT attrs = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-			    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-			    TPMA_OBJECT_NODA;
+	                    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+	                    TPMA_OBJECT_NODA;
 
 	memset(t, 0, sizeof(*t));
 	if (req->sign)
@@ -207,8 +208,8 @@ static void fill_template(const struct keygen_request *req, TPM2B_PUBLIC *t)
 	}
 }
 
-static CK_RV create_key(struct tpm_token *tok, const struct keygen_request *req,
-			TPM2B_PUBLIC **pub, TPM2B_PRIVATE **priv)
+static CK_RV create_key(struct tpm_token *tok, const struct keygen_request *req, TPM2B_PUBLIC **pub,
+                        TPM2B_PRIVATE **priv)
 {
 	TPM2B_SENSITIVE_CREATE sensitive = {0};
 	TPM2B_PUBLIC tmpl;
@@ -220,8 +221,8 @@ static CK_RV create_key(struct tpm_token *tok, const struct keygen_request *req,
 	sensitive.sensitive.userAuth.size = TPM_SECRET_LEN;
 	memcpy(sensitive.sensitive.userAuth.buffer, tok->secret, TPM_SECRET_LEN);
 	rc = Esys_Create(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-			 ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, priv, pub, NULL, NULL,
-			 NULL);
+	                 ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, priv, pub, NULL, NULL,
+	                 NULL);
 	OPENSSL_cleanse(&sensitive, sizeof(sensitive));
 	return tpm_rc_to_ckr(rc);
 }
@@ -255,19 +256,28 @@ static CK_RV set_defaults(struct tpm_attrs *a, const struct tpm_attr_default *d,
 }
 
 static const struct tpm_attr_default private_defaults[] = {
-	{CKA_TOKEN, CK_FALSE},	      {CKA_PRIVATE, CK_TRUE},	  {CKA_MODIFIABLE, CK_TRUE},
-	{CKA_DESTROYABLE, CK_TRUE},   {CKA_COPYABLE, CK_FALSE},	  {CKA_LOCAL, CK_TRUE},
-	{CKA_SENSITIVE, CK_TRUE},     {CKA_ALWAYS_SENSITIVE, CK_TRUE},
-	{CKA_EXTRACTABLE, CK_FALSE},  {CKA_NEVER_EXTRACTABLE, CK_TRUE},
-	{CKA_SIGN_RECOVER, CK_FALSE}, {CKA_UNWRAP, CK_FALSE},	  {CKA_DERIVE, CK_FALSE},
-	{CKA_WRAP_WITH_TRUSTED, CK_FALSE}, {CKA_ALWAYS_AUTHENTICATE, CK_FALSE},
+    {CKA_TOKEN, CK_FALSE},
+    {CKA_PRIVATE, CK_TRUE},
+    {CKA_MODIFIABLE, CK_TRUE},
+    {CKA_DESTROYABLE, CK_TRUE},
+    {CKA_COPYABLE, CK_FALSE},
+    {CKA_LOCAL, CK_TRUE},
+    {CKA_SENSITIVE, CK_TRUE},
+    {CKA_ALWAYS_SENSITIVE, CK_TRUE},
+    {CKA_EXTRACTABLE, CK_FALSE},
+    {CKA_NEVER_EXTRACTABLE, CK_TRUE},
+    {CKA_SIGN_RECOVER, CK_FALSE},
+    {CKA_UNWRAP, CK_FALSE},
+    {CKA_DERIVE, CK_FALSE},
+    {CKA_WRAP_WITH_TRUSTED, CK_FALSE},
+    {CKA_ALWAYS_AUTHENTICATE, CK_FALSE},
 };
 
 static const struct tpm_attr_default public_defaults[] = {
-	{CKA_TOKEN, CK_FALSE},	     {CKA_PRIVATE, CK_FALSE},	   {CKA_MODIFIABLE, CK_TRUE},
-	{CKA_DESTROYABLE, CK_TRUE},  {CKA_COPYABLE, CK_FALSE},	   {CKA_LOCAL, CK_TRUE},
-	{CKA_VERIFY_RECOVER, CK_FALSE}, {CKA_WRAP, CK_FALSE},	   {CKA_DERIVE, CK_FALSE},
-	{CKA_TRUSTED, CK_FALSE},
+    {CKA_TOKEN, CK_FALSE},          {CKA_PRIVATE, CK_FALSE},  {CKA_MODIFIABLE, CK_TRUE},
+    {CKA_DESTROYABLE, CK_TRUE},     {CKA_COPYABLE, CK_FALSE}, {CKA_LOCAL, CK_TRUE},
+    {CKA_VERIFY_RECOVER, CK_FALSE}, {CKA_WRAP, CK_FALSE},     {CKA_DERIVE, CK_FALSE},
+    {CKA_TRUSTED, CK_FALSE},
 };
 
 static CK_RV set_empty(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type)
@@ -276,7 +286,7 @@ static CK_RV set_empty(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type)
 }
 
 static CK_RV common_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls,
-			  const struct keygen_request *req, CK_MECHANISM_TYPE mech)
+                          const struct keygen_request *req, CK_MECHANISM_TYPE mech)
 {
 	CK_RV rv = tpm_attrs_set_ulong(a, CKA_CLASS, cls);
 
@@ -311,7 +321,7 @@ static CK_RV public_numbers(struct tpm_attrs *a, CK_OBJECT_CLASS cls, const TPMT
 			rv = tpm_attrs_set(a, CKA_PUBLIC_EXPONENT, e65537, sizeof(e65537));
 		if (rv == CKR_OK && cls == CKO_PUBLIC_KEY)
 			rv = tpm_attrs_set_ulong(a, CKA_MODULUS_BITS,
-						 p->parameters.rsaDetail.keyBits);
+			                         p->parameters.rsaDetail.keyBits);
 		return rv;
 	}
 	return tpm_keygen_ec_attrs(a, cls, p);
@@ -328,7 +338,7 @@ CK_RV tpm_keygen_ec_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls, const TPMT_P
 	if (pt->x.size != field || pt->y.size != field)
 		return CKR_DEVICE_ERROR;
 	rv = p256 ? tpm_attrs_set(a, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256))
-		  : tpm_attrs_set(a, CKA_EC_PARAMS, oid_p384, sizeof(oid_p384));
+	          : tpm_attrs_set(a, CKA_EC_PARAMS, oid_p384, sizeof(oid_p384));
 	if (rv != CKR_OK || cls != CKO_PUBLIC_KEY)
 		return rv;
 
@@ -344,7 +354,7 @@ CK_RV tpm_keygen_ec_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls, const TPMT_P
 static CK_RV blob_attrs(struct tpm_attrs *a, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
 {
 	uint8_t buf[sizeof(TPM2B_PUBLIC) > sizeof(TPM2B_PRIVATE) ? sizeof(TPM2B_PUBLIC)
-								  : sizeof(TPM2B_PRIVATE)];
+	                                                         : sizeof(TPM2B_PRIVATE)];
 	size_t off = 0;
 	CK_RV rv;
 
@@ -361,9 +371,9 @@ static CK_RV blob_attrs(struct tpm_attrs *a, const TPM2B_PUBLIC *pub, const TPM2
 }
 
 static CK_RV build_objects(const struct keygen_request *req, CK_MECHANISM_TYPE mech,
-			   const CK_ATTRIBUTE *pub_tmpl, CK_ULONG n_pub,
-			   const CK_ATTRIBUTE *priv_tmpl, CK_ULONG n_priv, const TPM2B_PUBLIC *pub,
-			   const TPM2B_PRIVATE *priv, struct tpm_object *po, struct tpm_object *ko)
+                           const CK_ATTRIBUTE *pub_tmpl, CK_ULONG n_pub,
+                           const CK_ATTRIBUTE *priv_tmpl, CK_ULONG n_priv, const TPM2B_PUBLIC *pub,
+                           const TPM2B_PRIVATE *priv, struct tpm_object *po, struct tpm_object *ko)
 {
 	CK_RV rv;
 
@@ -400,7 +410,7 @@ static CK_RV build_objects(const struct keygen_request *req, CK_MECHANISM_TYPE m
  * leaves both or neither), session objects stay in memory.
  */
 static CK_RV save_pair(struct tpm_token *tok, CK_SESSION_HANDLE s, struct tpm_object *po,
-		       struct tpm_object *ko, bool pub_token, bool priv_token)
+                       struct tpm_object *ko, bool pub_token, bool priv_token)
 {
 	struct tpm_object *file_objs[2];
 	size_t n = 0;
@@ -429,9 +439,9 @@ static CK_RV save_pair(struct tpm_token *tok, CK_SESSION_HANDLE s, struct tpm_ob
 }
 
 CK_RV tpm_keygen_pair_locked(struct tpm_token *tok, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech,
-			     const CK_ATTRIBUTE *pub_tmpl, CK_ULONG n_pub,
-			     const CK_ATTRIBUTE *priv_tmpl, CK_ULONG n_priv,
-			     CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h)
+                             const CK_ATTRIBUTE *pub_tmpl, CK_ULONG n_pub,
+                             const CK_ATTRIBUTE *priv_tmpl, CK_ULONG n_priv,
+                             CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h)
 {
 	struct keygen_request req;
 	TPM2B_PUBLIC *pub = NULL;

@@ -18,9 +18,9 @@ struct tpm_attr_default {
  * a user login, because the new key's auth value is the token secret.
  */
 CK_RV tpm_keygen_pair_locked(struct tpm_token *tok, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech,
-			     const CK_ATTRIBUTE *pub_tmpl, CK_ULONG n_pub,
-			     const CK_ATTRIBUTE *priv_tmpl, CK_ULONG n_priv,
-			     CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h);
+                             const CK_ATTRIBUTE *pub_tmpl, CK_ULONG n_pub,
+                             const CK_ATTRIBUTE *priv_tmpl, CK_ULONG n_priv,
+                             CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h);
 
 /* Sets CKA_EC_PARAMS (and CKA_EC_POINT on a public key) from a TPM ECC public area. */
 CK_RV tpm_keygen_ec_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls, const TPMT_PUBLIC *p);

@@ -33,18 +33,19 @@ static CK_RV pin_rv(TSS2_RC rc)
 
 /* Creates a sealed object under the primary key that holds tok->secret behind auth. */
 static CK_RV create_seal(struct tpm_token *tok, const TPM2B_AUTH *auth, TPM2B_PUBLIC *pub,
-			 TPM2B_PRIVATE *priv)
+                         TPM2B_PRIVATE *priv)
 {
 	TPM2B_SENSITIVE_CREATE sensitive = {0};
 	TPM2B_PUBLIC tmpl = {
-		.publicArea = {
-			.type = TPM2_ALG_KEYEDHASH,
-			.nameAlg = TPM2_ALG_SHA256,
-			/* No noDA: wrong PINs count towards the dictionary-attack lockout. */
-			.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-					    TPMA_OBJECT_USERWITHAUTH,
-			.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL,
-		},
+	    .publicArea =
+	        {
+	            .type = TPM2_ALG_KEYEDHASH,
+	            .nameAlg = TPM2_ALG_SHA256,
+	            /* No noDA: wrong PINs count towards the dictionary-attack lockout. */
+	            .objectAttributes =
+	                TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH,
+	            .parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL,
+	        },
 	};
 	TPM2B_DATA outside = {0};
 	TPML_PCR_SELECTION pcrs = {0};
@@ -56,8 +57,8 @@ static CK_RV create_seal(struct tpm_token *tok, const TPM2B_AUTH *auth, TPM2B_PU
 	memcpy(sensitive.sensitive.data.buffer, tok->secret, TPM_SECRET_LEN);
 	sensitive.sensitive.data.size = TPM_SECRET_LEN;
 	rc = Esys_Create(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-			 ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, &out_priv, &out_pub,
-			 NULL, NULL, NULL);
+	                 ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, &out_priv, &out_pub,
+	                 NULL, NULL, NULL);
 	OPENSSL_cleanse(&sensitive, sizeof(sensitive));
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);
@@ -69,13 +70,13 @@ static CK_RV create_seal(struct tpm_token *tok, const TPM2B_AUTH *auth, TPM2B_PU
 }
 
 static CK_RV load_seal(struct tpm_token *tok, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
-		       const TPM2B_AUTH *auth, ESYS_TR *handle)
+                       const TPM2B_AUTH *auth, ESYS_TR *handle)
 {
 	TSS2_RC rc;
 
 	for (;;) {
 		rc = Esys_Load(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-			       ESYS_TR_NONE, priv, pub, handle);
+		               ESYS_TR_NONE, priv, pub, handle);
 		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))
 			break;
 	}
@@ -87,7 +88,7 @@ static CK_RV load_seal(struct tpm_token *tok, const TPM2B_PUBLIC *pub, const TPM
 
 /* Unseals the token secret into tok->secret. A wrong PIN is a DA failure in the TPM. */
 static CK_RV unseal(struct tpm_token *tok, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
-		    const TPM2B_AUTH *auth)
+                    const TPM2B_AUTH *auth)
 {
 	TPM2B_SENSITIVE_DATA *data = NULL;
 	ESYS_TR handle;
@@ -97,8 +98,8 @@ static CK_RV unseal(struct tpm_token *tok, const TPM2B_PUBLIC *pub, const TPM2B_
 	rv = load_seal(tok, pub, priv, auth, &handle);
 	if (rv != CKR_OK)
 		return rv;
-	rc = Esys_Unseal(tok->dev.esys, handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-			 &data);
+	rc =
+	    Esys_Unseal(tok->dev.esys, handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
 	Esys_FlushContext(tok->dev.esys, handle);
 	if (rc != TSS2_RC_SUCCESS)
 		return pin_rv(rc);
@@ -114,9 +115,8 @@ static CK_RV unseal(struct tpm_token *tok, const TPM2B_PUBLIC *pub, const TPM2B_
 }
 
 /* Changes the auth value of a sealed object; *priv gets the re-wrapped blob. */
-static CK_RV change_seal_auth(struct tpm_token *tok, const TPM2B_PUBLIC *pub,
-			      TPM2B_PRIVATE *priv, const TPM2B_AUTH *old_auth,
-			      const TPM2B_AUTH *new_auth)
+static CK_RV change_seal_auth(struct tpm_token *tok, const TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv,
+                              const TPM2B_AUTH *old_auth, const TPM2B_AUTH *new_auth)
 {
 	TPM2B_PRIVATE *out = NULL;
 	ESYS_TR handle;
@@ -127,7 +127,7 @@ static CK_RV change_seal_auth(struct tpm_token *tok, const TPM2B_PUBLIC *pub,
 	if (rv != CKR_OK)
 		return rv;
 	rc = Esys_ObjectChangeAuth(tok->dev.esys, handle, tok->dev.primary, ESYS_TR_PASSWORD,
-				   ESYS_TR_NONE, ESYS_TR_NONE, new_auth, &out);
+	                           ESYS_TR_NONE, ESYS_TR_NONE, new_auth, &out);
 	Esys_FlushContext(tok->dev.esys, handle);
 	if (rc != TSS2_RC_SUCCESS)
 		return pin_rv(rc);
@@ -142,7 +142,7 @@ static CK_RV lockout_auth_is_set(struct tpm_token *tok, bool *set)
 	TSS2_RC rc;
 
 	rc = Esys_GetCapability(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				TPM2_CAP_TPM_PROPERTIES, TPM2_PT_PERMANENT, 1, NULL, &cap);
+	                        TPM2_CAP_TPM_PROPERTIES, TPM2_PT_PERMANENT, 1, NULL, &cap);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);
 	*set = cap->data.tpmProperties.count == 1 &&
@@ -162,7 +162,7 @@ static CK_RV verify_so(struct tpm_token *tok, const TPM2B_AUTH *so_auth)
 
 	Esys_TR_SetAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, so_auth);
 	rc = Esys_DictionaryAttackLockReset(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
-					    ESYS_TR_NONE, ESYS_TR_NONE);
+	                                    ESYS_TR_NONE, ESYS_TR_NONE);
 	return rc == TSS2_RC_SUCCESS ? CKR_OK : pin_rv(rc);
 }
 
@@ -184,7 +184,7 @@ static CK_RV take_lockout(struct tpm_token *tok, const TPM2B_AUTH *so_auth)
 
 	Esys_TR_SetAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, &empty);
 	rc = Esys_HierarchyChangeAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
-				      ESYS_TR_NONE, ESYS_TR_NONE, so_auth);
+	                              ESYS_TR_NONE, ESYS_TR_NONE, so_auth);
 	if (rc != TSS2_RC_SUCCESS)
 		return pin_rv(rc);
 	Esys_TR_SetAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, so_auth);
@@ -197,7 +197,7 @@ static CK_RV get_random(struct tpm_token *tok, uint8_t *out, size_t len)
 	TSS2_RC rc;
 
 	rc = Esys_GetRandom(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, (UINT16)len,
-			    &r);
+	                    &r);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);
 	if (r->size != len) {
@@ -210,8 +210,8 @@ static CK_RV get_random(struct tpm_token *tok, uint8_t *out, size_t len)
 	return CKR_OK;
 }
 
-CK_RV tpm_login_init_token_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin,
-				  CK_ULONG pin_len, const CK_UTF8CHAR *label)
+CK_RV tpm_login_init_token_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                                  const CK_UTF8CHAR *label)
 {
 	TPM2B_AUTH so_auth;
 	TSS2_RC rc;
@@ -226,8 +226,8 @@ CK_RV tpm_login_init_token_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin,
 		goto out;
 
 	rc = Esys_DictionaryAttackParameters(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
-					     ESYS_TR_NONE, ESYS_TR_NONE, tok->da_max_tries,
-					     tok->da_recovery_time, tok->da_lockout_recovery);
+	                                     ESYS_TR_NONE, ESYS_TR_NONE, tok->da_max_tries,
+	                                     tok->da_recovery_time, tok->da_lockout_recovery);
 	if (rc != TSS2_RC_SUCCESS) {
 		rv = tpm_rc_to_ckr(rc);
 		goto out;
@@ -257,14 +257,14 @@ out:
 }
 
 CK_RV tpm_login_locked(struct tpm_token *tok, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
-		       CK_ULONG pin_len)
+                       CK_ULONG pin_len)
 {
 	TPM2B_AUTH auth;
 	CK_RV rv;
 
 	if (user != CKU_USER && user != CKU_SO)
 		return user == CKU_CONTEXT_SPECIFIC ? CKR_OPERATION_NOT_INITIALIZED
-						    : CKR_USER_TYPE_INVALID;
+		                                    : CKR_USER_TYPE_INVALID;
 	if (tok->login == user)
 		return CKR_USER_ALREADY_LOGGED_IN;
 	if (tok->login != TPM_NO_LOGIN)
@@ -325,7 +325,7 @@ CK_RV tpm_login_init_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin, C
  * one in the TPM; the SO then needs both to recover.
  */
 static CK_RV set_so_pin(struct tpm_token *tok, const TPM2B_AUTH *old_auth,
-			const TPM2B_AUTH *new_auth)
+                        const TPM2B_AUTH *new_auth)
 {
 	TPM2B_PRIVATE priv = tok->so_private;
 	TSS2_RC rc;
@@ -337,7 +337,7 @@ static CK_RV set_so_pin(struct tpm_token *tok, const TPM2B_AUTH *old_auth,
 	if (rv != CKR_OK)
 		return rv;
 	rc = Esys_HierarchyChangeAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
-				      ESYS_TR_NONE, ESYS_TR_NONE, new_auth);
+	                              ESYS_TR_NONE, ESYS_TR_NONE, new_auth);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);
 	Esys_TR_SetAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, new_auth);
@@ -345,8 +345,8 @@ static CK_RV set_so_pin(struct tpm_token *tok, const TPM2B_AUTH *old_auth,
 	return tpm_store_save_token_locked(tok);
 }
 
-CK_RV tpm_login_set_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *old_pin,
-			       CK_ULONG old_len, const CK_UTF8CHAR *new_pin, CK_ULONG new_len)
+CK_RV tpm_login_set_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+                               const CK_UTF8CHAR *new_pin, CK_ULONG new_len)
 {
 	TPM2B_AUTH old_auth, new_auth;
 	TPM2B_PRIVATE priv;

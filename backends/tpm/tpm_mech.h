@@ -13,8 +13,7 @@ CK_RV tpm_mech_probe_locked(struct tpm_token *tok);
 CK_RV tpm_mech_list(const struct tpm_token *tok, CK_MECHANISM_TYPE *list, CK_ULONG *count);
 
 /* Fills info for a supported mechanism, else returns CKR_MECHANISM_INVALID. */
-CK_RV tpm_mech_info(const struct tpm_token *tok, CK_MECHANISM_TYPE type,
-		    CK_MECHANISM_INFO *info);
+CK_RV tpm_mech_info(const struct tpm_token *tok, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
 
 /* True when the TPM implements the hash; TPM2_ALG_NULL is always false. */
 bool tpm_mech_hash_supported(const struct tpm_token *tok, TPMI_ALG_HASH hash);

@@ -143,7 +143,7 @@ CK_RV tpm_object_load_locked(struct tpm_token *tok, struct tpm_object *obj)
 		;
 	for (;;) {
 		rc = Esys_Load(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-			       ESYS_TR_NONE, &priv, &pub, &obj->loaded);
+		               ESYS_TR_NONE, &priv, &pub, &obj->loaded);
 		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))
 			break;
 	}

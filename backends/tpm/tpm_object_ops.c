@@ -9,7 +9,7 @@
 
 /* Locks the token and finds the session, or returns CKR_SESSION_HANDLE_INVALID unlocked. */
 static CK_RV lock_session(struct hsmux_backend *be, CK_SESSION_HANDLE s, struct tpm_token **tok,
-			  struct tpm_session **sess)
+                          struct tpm_session **sess)
 {
 	*tok = be->priv;
 	pthread_mutex_lock(&(*tok)->lock);
@@ -59,7 +59,7 @@ CK_RV tpm_destroy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJEC
 }
 
 CK_RV tpm_get_object_size(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-			  CK_ULONG_PTR size)
+                          CK_ULONG_PTR size)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -78,8 +78,8 @@ CK_RV tpm_get_object_size(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJE
 /* Fills one template entry per the C_GetAttributeValue rules; returns its own error. */
 static CK_RV get_one(const struct tpm_object *obj, CK_ATTRIBUTE *t)
 {
-	const CK_ATTRIBUTE *a = hidden_attribute(t->type) ? NULL
-							   : tpm_attrs_find(&obj->attrs, t->type);
+	const CK_ATTRIBUTE *a =
+	    hidden_attribute(t->type) ? NULL : tpm_attrs_find(&obj->attrs, t->type);
 
 	if (!a) {
 		t->ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -100,7 +100,7 @@ static CK_RV get_one(const struct tpm_object *obj, CK_ATTRIBUTE *t)
 }
 
 CK_RV tpm_get_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-			      CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+                              CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -132,7 +132,7 @@ static bool settable_attribute(CK_ATTRIBUTE_TYPE type)
 }
 
 static CK_RV set_attrs_locked(struct tpm_token *tok, struct tpm_session *sess,
-			      struct tpm_object *obj, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+                              struct tpm_object *obj, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
 	struct tpm_attrs backup = {0};
 	CK_RV rv = CKR_OK;
@@ -143,14 +143,15 @@ static CK_RV set_attrs_locked(struct tpm_token *tok, struct tpm_session *sess,
 		return CKR_ACTION_PROHIBITED;
 	for (CK_ULONG i = 0; i < count; i++) {
 		if (!settable_attribute(tmpl[i].type))
-			return tpm_attrs_find(&obj->attrs, tmpl[i].type) ? CKR_ATTRIBUTE_READ_ONLY
-									  : CKR_ATTRIBUTE_TYPE_INVALID;
+			return tpm_attrs_find(&obj->attrs, tmpl[i].type)
+			           ? CKR_ATTRIBUTE_READ_ONLY
+			           : CKR_ATTRIBUTE_TYPE_INVALID;
 	}
 
 	/* Keep the old values, so a failed write leaves the object as it was. */
 	for (size_t i = 0; i < obj->attrs.n && rv == CKR_OK; i++)
 		rv = tpm_attrs_set(&backup, obj->attrs.v[i].type, obj->attrs.v[i].pValue,
-				   obj->attrs.v[i].ulValueLen);
+		                   obj->attrs.v[i].ulValueLen);
 	for (CK_ULONG i = 0; i < count && rv == CKR_OK; i++)
 		rv = tpm_attrs_set(&obj->attrs, tmpl[i].type, tmpl[i].pValue, tmpl[i].ulValueLen);
 	if (rv == CKR_OK)
@@ -166,7 +167,7 @@ static CK_RV set_attrs_locked(struct tpm_token *tok, struct tpm_session *sess,
 }
 
 CK_RV tpm_set_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-			      CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+                              CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -182,7 +183,7 @@ CK_RV tpm_set_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_
 }
 
 static CK_RV collect_matches(struct tpm_token *tok, struct tpm_session *sess,
-			     const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+                             const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
 	sess->found = calloc(tok->n_objects ? tok->n_objects : 1, sizeof(*sess->found));
 	if (!sess->found)
@@ -199,7 +200,7 @@ static CK_RV collect_matches(struct tpm_token *tok, struct tpm_session *sess,
 }
 
 CK_RV tpm_find_objects_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl,
-			    CK_ULONG count)
+                            CK_ULONG count)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -220,7 +221,7 @@ CK_RV tpm_find_objects_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_AT
 }
 
 CK_RV tpm_find_objects(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR objs,
-		       CK_ULONG max, CK_ULONG_PTR count)
+                       CK_ULONG max, CK_ULONG_PTR count)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -258,7 +259,7 @@ CK_RV tpm_find_objects_final(struct hsmux_backend *be, CK_SESSION_HANDLE s)
 }
 
 CK_RV tpm_decrypt_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-		       CK_OBJECT_HANDLE key)
+                       CK_OBJECT_HANDLE key)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -272,7 +273,7 @@ CK_RV tpm_decrypt_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANI
 }
 
 CK_RV tpm_decrypt(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len,
-		  CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+                  CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -299,7 +300,7 @@ CK_RV tpm_digest_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANIS
 }
 
 CK_RV tpm_digest(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len,
-		 CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+                 CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -313,7 +314,7 @@ CK_RV tpm_digest(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, 
 }
 
 CK_RV tpm_digest_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
-			CK_ULONG in_len)
+                        CK_ULONG in_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -327,7 +328,7 @@ CK_RV tpm_digest_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_P
 }
 
 CK_RV tpm_digest_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
-		       CK_ULONG_PTR out_len)
+                       CK_ULONG_PTR out_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -341,7 +342,7 @@ CK_RV tpm_digest_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PT
 }
 
 CK_RV tpm_sign_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-		    CK_OBJECT_HANDLE key)
+                    CK_OBJECT_HANDLE key)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -355,7 +356,7 @@ CK_RV tpm_sign_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_
 }
 
 CK_RV tpm_sign(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len,
-	       CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+               CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -369,7 +370,7 @@ CK_RV tpm_sign(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK
 }
 
 CK_RV tpm_sign_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
-		      CK_ULONG in_len)
+                      CK_ULONG in_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -383,7 +384,7 @@ CK_RV tpm_sign_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR
 }
 
 CK_RV tpm_sign_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR sig,
-		     CK_ULONG_PTR sig_len)
+                     CK_ULONG_PTR sig_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -407,9 +408,9 @@ static bool template_wants_token(const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 }
 
 CK_RV tpm_generate_key_pair(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-			    CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG pub_count,
-			    CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG priv_count,
-			    CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
+                            CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG pub_count,
+                            CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG priv_count,
+                            CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -418,19 +419,19 @@ CK_RV tpm_generate_key_pair(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ME
 	if (rv != CKR_OK)
 		return rv;
 	if (!(sess->flags & CKF_RW_SESSION) && (template_wants_token(pub_tmpl, pub_count) ||
-						template_wants_token(priv_tmpl, priv_count)))
+	                                        template_wants_token(priv_tmpl, priv_count)))
 		rv = CKR_SESSION_READ_ONLY;
 	else if (mech->ulParameterLen != 0)
 		rv = CKR_MECHANISM_PARAM_INVALID;
 	else
-		rv = tpm_keygen_pair_locked(tok, s, mech->mechanism, pub_tmpl, pub_count,
-					    priv_tmpl, priv_count, pub, priv);
+		rv = tpm_keygen_pair_locked(tok, s, mech->mechanism, pub_tmpl, pub_count, priv_tmpl,
+		                            priv_count, pub, priv);
 	unlock_token(tok);
 	return rv;
 }
 
 CK_RV tpm_seed_random(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR seed,
-		      CK_ULONG seed_len)
+                      CK_ULONG seed_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -444,7 +445,7 @@ CK_RV tpm_seed_random(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR
 }
 
 CK_RV tpm_generate_random(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
-			  CK_ULONG out_len)
+                          CK_ULONG out_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;

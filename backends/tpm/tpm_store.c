@@ -53,22 +53,24 @@ CK_RV tpm_store_open(struct tpm_token *tok, char *err, size_t err_len)
 	}
 	if (tpm_file_mkdir(tok->store_dir) != 0 || tpm_file_mkdir(tok->objects_dir) != 0) {
 		snprintf(err, err_len, "cannot create the store directory '%s': %s",
-			 tok->objects_dir, strerror(errno));
+		         tok->objects_dir, strerror(errno));
 		return CKR_GENERAL_ERROR;
 	}
 
 	fd = lock_store(tok, true);
 	if (fd < 0) {
 		snprintf(err, err_len, "cannot lock '%s/%s': %s", tok->store_dir, STORE_LOCK,
-			 strerror(-fd));
+		         strerror(-fd));
 		return CKR_GENERAL_ERROR;
 	}
 	tpm_file_remove_temporaries(tok->objects_dir);
 	rv = tpm_store_load_token_locked(tok);
 	close(fd);
 	if (rv != CKR_OK)
-		snprintf(err, err_len, "the token file '%s/%s' is damaged; move it away and run "
-			 "C_InitToken again", tok->store_dir, TOKEN_FILE);
+		snprintf(err, err_len,
+		         "the token file '%s/%s' is damaged; move it away and run "
+		         "C_InitToken again",
+		         tok->store_dir, TOKEN_FILE);
 	return rv;
 }
 
@@ -220,7 +222,7 @@ static uint32_t get_u32(const uint8_t *p)
  * earlier C_InitToken are ignored), u32 count, then count attribute lists.
  */
 static CK_RV serialize_key_file(const struct tpm_token *tok, struct tpm_object *const *objs,
-				size_t n, uint8_t **out, size_t *out_len)
+                                size_t n, uint8_t **out, size_t *out_len)
 {
 	uint8_t *buf = malloc(8 + TPM_SERIAL_LEN);
 	size_t len = 8 + TPM_SERIAL_LEN;
@@ -293,8 +295,8 @@ static void note_file_stat(struct tpm_token *tok, const char *file)
 }
 
 /* Writes the objects that share file, in index order, under an exclusive store lock. */
-static CK_RV write_key_file(struct tpm_token *tok, const char *file,
-			    struct tpm_object *const *objs, size_t n)
+static CK_RV write_key_file(struct tpm_token *tok, const char *file, struct tpm_object *const *objs,
+                            size_t n)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -390,8 +392,8 @@ CK_RV tpm_store_destroy_locked(struct tpm_token *tok, struct tpm_object *obj)
 			note_file_stat(tok, obj->file);
 		} else {
 			fd = lock_store(tok, true);
-			if (fd < 0 || (tpm_file_remove(tok->objects_dir, obj->file) != 0 &&
-				       errno != ENOENT))
+			if (fd < 0 ||
+			    (tpm_file_remove(tok->objects_dir, obj->file) != 0 && errno != ENOENT))
 				rv = CKR_DEVICE_ERROR;
 			if (fd >= 0)
 				close(fd);

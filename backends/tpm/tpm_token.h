@@ -32,22 +32,22 @@
 #include "backends/tpm/tpm_device.h"
 #include "hsmux/pkcs11.h"
 
-#define TPM_SECRET_LEN	32
-#define TPM_SERIAL_LEN	8
-#define TPM_PIN_MIN	4
-#define TPM_PIN_MAX	128
-#define TPM_NO_LOGIN	((CK_USER_TYPE)~0UL)
-#define TPM_SLOT_ID	0
+#define TPM_SECRET_LEN 32
+#define TPM_SERIAL_LEN 8
+#define TPM_PIN_MIN    4
+#define TPM_PIN_MAX    128
+#define TPM_NO_LOGIN   ((CK_USER_TYPE)~0UL)
+#define TPM_SLOT_ID    0
 
 /* A key pair file or a session object; one PKCS#11 object each. */
 struct tpm_object {
 	CK_OBJECT_HANDLE handle;
-	char file[40]; /* the key file in objects/, "" for a session object */
-	unsigned int index; /* position of this object inside its file */
+	char file[40];             /* the key file in objects/, "" for a session object */
+	unsigned int index;        /* position of this object inside its file */
 	CK_SESSION_HANDLE session; /* owner of a session object, else 0 */
 	struct tpm_attrs attrs;
-	ESYS_TR loaded; /* the key loaded in the TPM, or ESYS_TR_NONE */
-	uint64_t last_use; /* for evicting the least recently used loaded key */
+	ESYS_TR loaded;        /* the key loaded in the TPM, or ESYS_TR_NONE */
+	uint64_t last_use;     /* for evicting the least recently used loaded key */
 	struct timespec mtime; /* of the file when attrs were read */
 	ino_t ino;
 };
@@ -71,9 +71,9 @@ struct tpm_session {
 	CK_MECHANISM_TYPE mech;
 	CK_OBJECT_HANDLE key;
 	TPMI_ALG_HASH hash; /* the hash of a sign or OAEP mechanism */
-	EVP_MD_CTX *md; /* hash-and-sign: the running digest */
-	ESYS_TR sequence; /* digest: the TPM hash sequence */
-	TPM2B_DATA label; /* OAEP label */
+	EVP_MD_CTX *md;     /* hash-and-sign: the running digest */
+	ESYS_TR sequence;   /* digest: the TPM hash sequence */
+	TPM2B_DATA label;   /* OAEP label */
 };
 
 struct tpm_token {
@@ -81,7 +81,8 @@ struct tpm_token {
 	struct tpm_device dev;
 	char store_dir[PATH_MAX]; /* holds the token file, objects/ and store.lock */
 	char objects_dir[PATH_MAX];
-	char section[64]; /* the backend's NAME, for messages */
+	char section[64];         /* the backend's NAME, for messages */
+	char tcti[PATH_MAX + 16]; /* the tcti config value, to reconnect after fork() */
 	UINT32 da_max_tries, da_recovery_time, da_lockout_recovery;
 
 	/* From the token file. */
@@ -148,14 +149,13 @@ void tpm_object_flush_all_locked(struct tpm_token *tok);
 bool tpm_object_evict_one_locked(struct tpm_token *tok);
 
 /* tpm_login.c: C_InitToken, C_Login, C_Logout and the PINs. */
-CK_RV tpm_login_init_token_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin,
-				  CK_ULONG pin_len, const CK_UTF8CHAR *label);
+CK_RV tpm_login_init_token_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                                  const CK_UTF8CHAR *label);
 CK_RV tpm_login_locked(struct tpm_token *tok, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
-		       CK_ULONG pin_len);
+                       CK_ULONG pin_len);
 void tpm_logout_locked(struct tpm_token *tok);
-CK_RV tpm_login_init_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin,
-				CK_ULONG pin_len);
-CK_RV tpm_login_set_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *old_pin,
-			       CK_ULONG old_len, const CK_UTF8CHAR *new_pin, CK_ULONG new_len);
+CK_RV tpm_login_init_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len);
+CK_RV tpm_login_set_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+                               const CK_UTF8CHAR *new_pin, CK_ULONG new_len);
 
 #endif /* HSMUX_TPM_TOKEN_H */

@@ -46,7 +46,7 @@ static void read_primary_public(struct tpm_device *dev, TPM2B_PUBLIC *out)
 	TPM2B_PUBLIC *pub = NULL;
 
 	CU_ASSERT_FATAL(Esys_ReadPublic(dev->esys, dev->primary, ESYS_TR_NONE, ESYS_TR_NONE,
-					ESYS_TR_NONE, &pub, NULL, NULL) == TSS2_RC_SUCCESS);
+	                                ESYS_TR_NONE, &pub, NULL, NULL) == TSS2_RC_SUCCESS);
 	*out = *pub;
 	Esys_Free(pub);
 }
@@ -58,9 +58,9 @@ static void test_tpm_device_random(void)
 
 	open_device(&dev);
 	CU_ASSERT_EQUAL(Esys_GetRandom(dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, 32, &a),
-			TSS2_RC_SUCCESS);
+	                TSS2_RC_SUCCESS);
 	CU_ASSERT_EQUAL(Esys_GetRandom(dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, 32, &b),
-			TSS2_RC_SUCCESS);
+	                TSS2_RC_SUCCESS);
 	CU_ASSERT_FATAL(a && b);
 	CU_ASSERT_EQUAL(a->size, 32);
 	CU_ASSERT_NOT_EQUAL(memcmp(a->buffer, b->buffer, 32), 0);
@@ -92,8 +92,8 @@ static void test_tpm_device_state_persists(void)
 
 	CU_ASSERT_EQUAL(first.publicArea.unique.ecc.x.size, 32);
 	CU_ASSERT_EQUAL(memcmp(&first.publicArea.unique.ecc, &second.publicArea.unique.ecc,
-			       sizeof(first.publicArea.unique.ecc)),
-			0);
+	                       sizeof(first.publicArea.unique.ecc)),
+	                0);
 }
 
 static void test_tpm_device_second_refused(void)
@@ -113,10 +113,9 @@ static void test_tpm_device_bad_tcti(void)
 	char err[512] = "";
 
 	CU_ASSERT_EQUAL(tpm_device_open(&dev, "libtpms:relative", err, sizeof(err)),
-			CKR_GENERAL_ERROR);
+	                CKR_GENERAL_ERROR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "absolute"));
-	CU_ASSERT_EQUAL(tpm_device_open(&dev, "mssim:port=1", err, sizeof(err)),
-			CKR_GENERAL_ERROR);
+	CU_ASSERT_EQUAL(tpm_device_open(&dev, "mssim:port=1", err, sizeof(err)), CKR_GENERAL_ERROR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not supported"));
 }
 

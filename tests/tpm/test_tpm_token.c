@@ -21,17 +21,17 @@
 static char state_dir[] = "/tmp/hsmux-tpm-token-XXXXXX";
 static char tcti_value[sizeof(state_dir) + 16];
 static struct hsmux_config_entry entries[] = {
-	{.key = "type", .value = "tpm", .line = 2},
-	{.key = "tcti", .value = tcti_value, .line = 3},
-	{.key = "da_max_tries", .value = "3", .line = 4},
-	{.key = "da_lockout_recovery", .value = "1", .line = 5},
+    {.key = "type", .value = "tpm", .line = 2},
+    {.key = "tcti", .value = tcti_value, .line = 3},
+    {.key = "da_max_tries", .value = "3", .line = 4},
+    {.key = "da_lockout_recovery", .value = "1", .line = 5},
 };
 static struct hsmux_config_section section = {
-	.name = "tpm",
-	.file = "test.conf",
-	.line = 1,
-	.entries = entries,
-	.n_entries = 4,
+    .name = "tpm",
+    .file = "test.conf",
+    .line = 1,
+    .entries = entries,
+    .n_entries = 4,
 };
 
 static const struct hsmux_backend_ops *ops = &hsmux_tpm_backend_ops;
@@ -64,7 +64,7 @@ static CK_SESSION_HANDLE open_rw(void)
 	CK_SESSION_HANDLE s = 0;
 
 	CU_ASSERT_EQUAL_FATAL(ops->open_session(&be, 0, CKF_SERIAL_SESSION | CKF_RW_SESSION, &s),
-			      CKR_OK);
+	                      CKR_OK);
 	return s;
 }
 
@@ -91,7 +91,7 @@ static void test_tpm_token_init_and_login(void)
 	CU_ASSERT_EQUAL(ops->get_token_info(&be, 0, &info), CKR_OK);
 	CU_ASSERT_FALSE(info.flags & CKF_TOKEN_INITIALIZED);
 	CU_ASSERT_EQUAL(ops->open_session(&be, 0, CKF_SERIAL_SESSION, &s),
-			CKR_TOKEN_NOT_RECOGNIZED);
+	                CKR_TOKEN_NOT_RECOGNIZED);
 
 	memset(label, ' ', sizeof(label));
 	memcpy(label, "tpm-test", 8);
@@ -104,9 +104,8 @@ static void test_tpm_token_init_and_login(void)
 
 	s = open_rw();
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)),
-			CKR_USER_PIN_NOT_INITIALIZED);
-	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, user_pin, PIN_LEN(user_pin)),
-			CKR_PIN_INCORRECT);
+	                CKR_USER_PIN_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, user_pin, PIN_LEN(user_pin)), CKR_PIN_INCORRECT);
 	/* A wrong SO PIN locks the TPM's lockout authorization for da_lockout_recovery. */
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_PIN_LOCKED);
 	sleep(2);
@@ -116,7 +115,7 @@ static void test_tpm_token_init_and_login(void)
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, so_pin, PIN_LEN(so_pin)), CKR_PIN_INCORRECT);
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)),
-			CKR_USER_ALREADY_LOGGED_IN);
+	                CKR_USER_ALREADY_LOGGED_IN);
 	CU_ASSERT_EQUAL(ops->get_token_info(&be, 0, &info), CKR_OK);
 	CU_ASSERT(info.flags & CKF_USER_PIN_INITIALIZED);
 	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
@@ -124,7 +123,7 @@ static void test_tpm_token_init_and_login(void)
 }
 
 static CK_RV generate(CK_SESSION_HANDLE s, bool rsa, CK_ULONG bits_or_384, const char *label,
-		      CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+                      CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 	static const CK_BYTE p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
@@ -132,18 +131,18 @@ static CK_RV generate(CK_SESSION_HANDLE s, bool rsa, CK_ULONG bits_or_384, const
 	CK_ULONG bits = bits_or_384;
 	CK_MECHANISM mech = {rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0};
 	CK_ATTRIBUTE pub_tmpl[] = {
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_LABEL, (void *)label, strlen(label)},
-		{CKA_VERIFY, &yes, sizeof(yes)},
-		rsa ? (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)}
-		    : (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)(bits == 384 ? p384 : p256),
-				     bits == 384 ? sizeof(p384) : sizeof(p256)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_VERIFY, &yes, sizeof(yes)},
+	    rsa ? (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)}
+	        : (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)(bits == 384 ? p384 : p256),
+	                         bits == 384 ? sizeof(p384) : sizeof(p256)},
 	};
 	CK_ATTRIBUTE priv_tmpl[] = {
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_LABEL, (void *)label, strlen(label)},
-		{CKA_SIGN, &yes, sizeof(yes)},
-		{CKA_SENSITIVE, &yes, sizeof(yes)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_SIGN, &yes, sizeof(yes)},
+	    {CKA_SENSITIVE, &yes, sizeof(yes)},
 	};
 
 	return ops->generate_key_pair(&be, s, &mech, pub_tmpl, 4, priv_tmpl, 4, pub, priv);
@@ -152,8 +151,8 @@ static CK_RV generate(CK_SESSION_HANDLE s, bool rsa, CK_ULONG bits_or_384, const
 static CK_OBJECT_HANDLE find_one(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label)
 {
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
 	};
 	CK_OBJECT_HANDLE found[4];
 	CK_ULONG n = 0;
@@ -166,7 +165,7 @@ static CK_OBJECT_HANDLE find_one(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const
 }
 
 static CK_ULONG get_attr(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
-			 CK_BYTE *buf, CK_ULONG len)
+                         CK_BYTE *buf, CK_ULONG len)
 {
 	CK_ATTRIBUTE a = {type, buf, len};
 
@@ -176,8 +175,8 @@ static CK_ULONG get_attr(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_T
 
 /* Signs data with mech and the key, and verifies with OpenSSL against the public key. */
 static void sign_and_verify(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
-			    CK_MECHANISM *mech, const EVP_MD *md, bool pss, bool ec, bool p384,
-			    bool prehash)
+                            CK_MECHANISM *mech, const EVP_MD *md, bool pss, bool ec, bool p384,
+                            bool prehash)
 {
 	static const CK_BYTE data[] = "the quick brown fox";
 	CK_BYTE input[64], sig[512], attr[600];
@@ -292,8 +291,8 @@ static void test_tpm_token_oaep_decrypt(void)
 	start();
 	s = open_rw();
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
-	mod_len = get_attr(s, find_one(s, CKO_PUBLIC_KEY, "rsa"), CKA_MODULUS, modulus,
-			   sizeof(modulus));
+	mod_len =
+	    get_attr(s, find_one(s, CKO_PUBLIC_KEY, "rsa"), CKA_MODULUS, modulus, sizeof(modulus));
 	key = tpm_test_rsa_key(modulus, mod_len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(key);
 
@@ -308,15 +307,14 @@ static void test_tpm_token_oaep_decrypt(void)
 	EVP_PKEY_free(key);
 
 	CU_ASSERT_EQUAL_FATAL(ops->decrypt_init(&be, s, &m, find_one(s, CKO_PRIVATE_KEY, "rsa")),
-			      CKR_OK);
+	                      CKR_OK);
 	CU_ASSERT_EQUAL(ops->decrypt(&be, s, ct, ct_len, pt, &pt_len), CKR_OK);
 	CU_ASSERT_EQUAL(pt_len, sizeof(secret));
 	CU_ASSERT_EQUAL(memcmp(pt, secret, sizeof(secret)), 0);
 
 	ct[10] ^= 1;
 	pt_len = sizeof(pt);
-	CU_ASSERT_EQUAL(ops->decrypt_init(&be, s, &m, find_one(s, CKO_PRIVATE_KEY, "rsa")),
-			CKR_OK);
+	CU_ASSERT_EQUAL(ops->decrypt_init(&be, s, &m, find_one(s, CKO_PRIVATE_KEY, "rsa")), CKR_OK);
 	rv = ops->decrypt(&be, s, ct, ct_len, pt, &pt_len);
 	if (rv != CKR_ENCRYPTED_DATA_INVALID)
 		fprintf(stderr, "decrypt of a damaged ciphertext returned 0x%lx\n", rv);
@@ -325,8 +323,7 @@ static void test_tpm_token_oaep_decrypt(void)
 	/* The TPM still works after a padding error. */
 	ct[10] ^= 1;
 	pt_len = sizeof(pt);
-	CU_ASSERT_EQUAL(ops->decrypt_init(&be, s, &m, find_one(s, CKO_PRIVATE_KEY, "rsa")),
-			CKR_OK);
+	CU_ASSERT_EQUAL(ops->decrypt_init(&be, s, &m, find_one(s, CKO_PRIVATE_KEY, "rsa")), CKR_OK);
 	CU_ASSERT_EQUAL(ops->decrypt(&be, s, ct, ct_len, pt, &pt_len), CKR_OK);
 	CU_ASSERT_EQUAL(memcmp(pt, secret, sizeof(secret)), 0);
 	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
@@ -337,10 +334,10 @@ static void test_tpm_token_digest(void)
 {
 	static const CK_BYTE abc[] = "abc";
 	/* SHA-256("abc") from FIPS 180-2, appendix B.1. */
-	static const CK_BYTE expected[] = {
-		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
-		0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
-		0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+	static const CK_BYTE expected[] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+	                                   0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+	                                   0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+	                                   0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
 	CK_MECHANISM m = {CKM_SHA256, NULL, 0};
 	CK_BYTE out[64], big[3000], ref[32];
 	CK_ULONG len = sizeof(out);
@@ -382,8 +379,7 @@ static void test_tpm_token_lockout(void)
 	CU_ASSERT_EQUAL(ops->logout(&be, s), CKR_OK);
 	for (int i = 0; i < 3; i++)
 		CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, wrong, 4), CKR_PIN_INCORRECT);
-	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)),
-			CKR_PIN_LOCKED);
+	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_PIN_LOCKED);
 	CU_ASSERT_EQUAL(ops->get_token_info(&be, 0, &info), CKR_OK);
 	CU_ASSERT(info.flags & CKF_USER_PIN_LOCKED);
 
@@ -408,7 +404,7 @@ int main(void)
 		return 1;
 	suite = CU_add_suite("tpm_token", NULL, NULL);
 	CU_add_test(suite, "test_tpm_token_create_without_tcti",
-		    test_tpm_token_create_without_tcti);
+	            test_tpm_token_create_without_tcti);
 	CU_add_test(suite, "test_tpm_token_init_and_login", test_tpm_token_init_and_login);
 	CU_add_test(suite, "test_tpm_token_rsa_sign", test_tpm_token_rsa_sign);
 	CU_add_test(suite, "test_tpm_token_ecdsa_sign", test_tpm_token_ecdsa_sign);

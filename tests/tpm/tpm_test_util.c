@@ -75,7 +75,7 @@ EVP_PKEY *tpm_test_ec_key(const CK_BYTE *ec_point, size_t len, bool p384)
 	snprintf(curve, sizeof(curve), "%s", p384 ? "P-384" : "P-256");
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, curve, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-						      (void *)(ec_point + 2), len - 2);
+	                                              (void *)(ec_point + 2), len - 2);
 	params[2] = OSSL_PARAM_construct_end();
 	return key_from_params("EC", params);
 }
@@ -99,7 +99,7 @@ static int ecdsa_to_der(const CK_BYTE *sig, size_t len, unsigned char **der)
 }
 
 bool tpm_test_verify(EVP_PKEY *key, const EVP_MD *md, bool pss, const CK_BYTE *data,
-		     size_t data_len, const CK_BYTE *sig, size_t sig_len)
+                     size_t data_len, const CK_BYTE *sig, size_t sig_len)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
@@ -110,11 +110,12 @@ bool tpm_test_verify(EVP_PKEY *key, const EVP_MD *md, bool pss, const CK_BYTE *d
 	if (!ctx || EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key) != 1)
 		goto out;
 	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+	            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
 		goto out;
 	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
 		der_len = ecdsa_to_der(sig, sig_len, &der);
-		ok = der_len > 0 && EVP_DigestVerify(ctx, der, (size_t)der_len, data, data_len) == 1;
+		ok =
+		    der_len > 0 && EVP_DigestVerify(ctx, der, (size_t)der_len, data, data_len) == 1;
 	} else {
 		ok = EVP_DigestVerify(ctx, sig, sig_len, data, data_len) == 1;
 	}

@@ -23,6 +23,6 @@ EVP_PKEY *tpm_test_ec_key(const CK_BYTE *ec_point, size_t len, bool p384);
  * length), or ECDSA with r||s converted to DER. Returns true when valid.
  */
 bool tpm_test_verify(EVP_PKEY *key, const EVP_MD *md, bool pss, const CK_BYTE *data,
-		     size_t data_len, const CK_BYTE *sig, size_t sig_len);
+                     size_t data_len, const CK_BYTE *sig, size_t sig_len);
 
 #endif /* HSMUX_TPM_TEST_UTIL_H */
