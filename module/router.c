@@ -243,6 +243,16 @@ static void sessions_clear_locked(void)
 	}
 }
 
+/*
+ * The pages outlive C_Finalize on purpose (see sessions_clear_locked); they
+ * go when the module is unloaded.
+ */
+static void __attribute__((destructor)) sessions_free_on_unload(void)
+{
+	for (size_t p = 0; p < SESSION_PAGES; p++)
+		free(atomic_load(&router.pages[p]));
+}
+
 /* Keys every backend section may set, whatever its type. */
 static const char *const common_keys[] = {"type", "tokens", NULL};
 
