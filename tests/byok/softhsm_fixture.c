@@ -63,7 +63,14 @@ static const struct hsmux_backend_ops forward_ops = {
 	.unwrap_key = fwd_unwrap_key,
 };
 
-static int write_config(void)
+static char trace_path[96];
+
+const char *fixture_trace_path(void)
+{
+	return trace_path;
+}
+
+static int write_config(int hsmux)
 {
 	char path[128], tokens[96];
 	FILE *fp;
@@ -72,15 +79,24 @@ static int write_config(void)
 	if (!mkdtemp(fx.dir))
 		return -1;
 	snprintf(tokens, sizeof(tokens), "%s/tokens", fx.dir);
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", fx.dir);
+	snprintf(path, sizeof(path), "%s/%s", fx.dir, hsmux ? "hsmux.conf" : "softhsm2.conf");
+	snprintf(trace_path, sizeof(trace_path), "%s/trace.log", fx.dir);
 	if (mkdir(tokens, 0700) != 0)
 		return -1;
 	fp = fopen(path, "w");
 	if (!fp)
 		return -1;
-	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n", tokens);
+	if (hsmux)
+		fprintf(fp, "[backend:soft]\ntype = softhsm\nstore = %s\n", tokens);
+	else
+		fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n", tokens);
 	fclose(fp);
-	return setenv("SOFTHSM2_CONF", path, 1);
+	if (!hsmux)
+		return setenv("SOFTHSM2_CONF", path, 1);
+	setenv("XDG_DATA_HOME", fx.dir, 1);
+	setenv("HSMUX_DEBUG", "mech", 1);
+	setenv("HSMUX_DEBUG_FILE", trace_path, 1);
+	return setenv("HSMUX_CONF", path, 1);
 }
 
 static int init_token(void)
@@ -111,26 +127,26 @@ static int init_token(void)
 	return 0;
 }
 
-int fixture_init(void)
+int fixture_init(const char *module, int hsmux)
 {
 	CK_C_GetFunctionList get_list;
 
-	if (write_config() != 0) {
-		perror("test fixture: SoftHSM config");
+	if (write_config(hsmux) != 0) {
+		perror("test fixture: config");
 		return -1;
 	}
-	fx.dl = dlopen(HSMUX_SOFTHSM_MODULE, RTLD_NOW | RTLD_LOCAL);
+	fx.dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
 	if (!fx.dl) {
 		fprintf(stderr, "test fixture: %s\n", dlerror());
 		return -1;
 	}
 	get_list = (CK_C_GetFunctionList)dlsym(fx.dl, "C_GetFunctionList");
 	if (!get_list || get_list(&fx.fl) != CKR_OK || fx.fl->C_Initialize(NULL) != CKR_OK) {
-		fprintf(stderr, "test fixture: SoftHSM does not initialize\n");
+		fprintf(stderr, "test fixture: %s does not initialize\n", module);
 		return -1;
 	}
 	if (init_token() != 0) {
-		fprintf(stderr, "test fixture: cannot initialize the SoftHSM token\n");
+		fprintf(stderr, "test fixture: cannot initialize the token of %s\n", module);
 		return -1;
 	}
 	fx.be.ops = &forward_ops;

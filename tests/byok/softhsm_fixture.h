@@ -1,7 +1,8 @@
 /*
- * A SoftHSM token in a temporary directory, and a backend instance whose
- * ops call SoftHSM directly, so the mech layer is tested without the
- * router in front.
+ * A SoftHSM token in a temporary directory, reached either through SoftHSM
+ * itself, with a backend instance whose ops call SoftHSM directly so that
+ * the mech layer is tested without the router in front, or through
+ * libhsmux.so with one softhsm backend over the same kind of store.
  */
 #ifndef HSMUX_TEST_SOFTHSM_FIXTURE_H
 #define HSMUX_TEST_SOFTHSM_FIXTURE_H
@@ -22,8 +23,15 @@ struct fixture {
 
 extern struct fixture fx;
 
-/* Creates the token and logs in as user. Returns 0, or -1 after printing why. */
-int fixture_init(void);
+/*
+ * Loads module (SoftHSM, or libhsmux.so when hsmux is true), creates the
+ * token and logs in as user. Through hsmux, the mech trace goes to
+ * fixture_trace_path(). Returns 0, or -1 after printing why.
+ */
+int fixture_init(const char *module, int hsmux);
+
+/* The file that receives the module's HSMUX_DEBUG=mech trace. */
+const char *fixture_trace_path(void);
 void fixture_cleanup(void);
 
 /* Counts every object that the session sees, token and session objects alike. */

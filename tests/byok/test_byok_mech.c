@@ -1,9 +1,13 @@
 /*
- * Unit tests of module/mech over SoftHSM 2.6.1, which lacks
- * CKM_RSA_AES_KEY_WRAP and CKM_AES_KEY_WRAP_KWP: the composed unwrap of
- * every key type, checked by using the imported key in the token and
- * verifying the result with OpenSSL against the original key, and every
- * bad input, checked to leave no object behind.
+ * Tests of CKM_RSA_AES_KEY_WRAP over SoftHSM 2.6.1, which lacks it and
+ * CKM_AES_KEY_WRAP_KWP: the composed unwrap of every key type, checked by
+ * using the imported key in the token and verifying the result with
+ * OpenSSL against the original key, and every bad input, checked to leave
+ * no object behind.
+ *
+ * Built twice: test_byok_mech calls module/mech over SoftHSM directly, and
+ * test_byok_module (BYOK_THROUGH_MODULE) makes the same calls as a PKCS#11
+ * client of libhsmux.so, whose path is its first argument.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +24,85 @@
 #include "softhsm_fixture.h"
 #include "tools/byok_wrap.h"
 
+#ifdef BYOK_THROUGH_MODULE
+static const char *module_path;
+
+static CK_RV do_unwrap(CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
+		       CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+		       CK_OBJECT_HANDLE_PTR key)
+{
+	return fx.fl->C_UnwrapKey(fx.session, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
+				  count, key);
+}
+
+static CK_RV do_mechanism_list(CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+{
+	return fx.fl->C_GetMechanismList(fx.slot, list, count);
+}
+
+static CK_RV do_mechanism_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+{
+	return fx.fl->C_GetMechanismInfo(fx.slot, type, info);
+}
+
+/* The module's mech trace, from its HSMUX_DEBUG_FILE. */
+static char trace_last[8192];
+
+static void trace_reset(void)
+{
+	FILE *fp = fopen(fixture_trace_path(), "w");
+
+	if (fp)
+		fclose(fp);
+}
+
+static const char *trace_read(void)
+{
+	FILE *fp = fopen(fixture_trace_path(), "r");
+	size_t n = fp ? fread(trace_last, 1, sizeof(trace_last) - 1, fp) : 0;
+
+	if (fp)
+		fclose(fp);
+	trace_last[n] = '\0';
+	return trace_last;
+}
+#else
 extern char trace_last[512];
+
+static CK_RV do_unwrap(CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
+		       CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+		       CK_OBJECT_HANDLE_PTR key)
+{
+	return hsmux_mech_unwrap_key(&fx.be, fx.session, mech, unwrapping_key, wrapped,
+				     wrapped_len, tmpl, count, key);
+}
+
+static CK_RV do_mechanism_list(CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+{
+	return hsmux_mech_get_mechanism_list(&fx.be, fx.slot, list, count);
+}
+
+static CK_RV do_mechanism_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+{
+	return hsmux_mech_get_mechanism_info(&fx.be, fx.slot, type, info);
+}
+
+static void trace_reset(void)
+{
+	trace_last[0] = '\0';
+}
+
+static const char *trace_read(void)
+{
+	return trace_last;
+}
+#endif
+
+#ifdef BYOK_THROUGH_MODULE
+#define BYOK_SUITE_NAME "byok_module"
+#else
+#define BYOK_SUITE_NAME "byok_mech"
+#endif
 
 static CK_OBJECT_HANDLE kek;
 static EVP_PKEY *kek_pub;
@@ -49,8 +131,7 @@ static CK_RV unwrap_blob(CK_OBJECT_HANDLE unwrapping_key, CK_MECHANISM_TYPE hash
 	CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
 
 	*key = CK_INVALID_HANDLE;
-	return hsmux_mech_unwrap_key(&fx.be, fx.session, &mech, unwrapping_key, blob, blob_len,
-				     tmpl, count, key);
+	return do_unwrap(&mech, unwrapping_key, blob, blob_len, tmpl, count, key);
 }
 
 /* Wraps target under the test KEK as a customer would, then imports it. */
@@ -292,40 +373,49 @@ static void test_mech_import_aes(void)
 	check_aes_import(32);
 }
 
+#ifndef BYOK_THROUGH_MODULE
+/* SoftHSM's own list, to see what the mech layer adds. */
+static void check_backend_list(CK_ULONG listed)
+{
+	CK_MECHANISM_TYPE list[256];
+	CK_ULONG n = 256;
+
+	CU_ASSERT_EQUAL_FATAL(fx.fl->C_GetMechanismList(fx.slot, list, &n), CKR_OK);
+	for (CK_ULONG i = 0; i < n; i++) {
+		CU_ASSERT_NOT_EQUAL(list[i], CKM_RSA_AES_KEY_WRAP);
+		CU_ASSERT_NOT_EQUAL(list[i], CKM_AES_KEY_WRAP_KWP);
+	}
+	CU_ASSERT_EQUAL(listed, n + 2);
+}
+#endif
+
 static void test_mech_list_offers_rsa_aes(void)
 {
 	CK_MECHANISM_TYPE list[256], small[1];
-	CK_ULONG count = 0, n = 256, backend_n = 256, one = 1;
+	CK_ULONG count = 0, n = 256, one = 1;
 	CK_MECHANISM_INFO info;
-	int have_rsa_aes = 0, have_kwp = 0, backend_rsa_aes = 0;
+	int have_rsa_aes = 0, have_kwp = 0;
 
-	CU_ASSERT_EQUAL(fx.fl->C_GetMechanismList(fx.slot, list, &backend_n), CKR_OK);
-	for (CK_ULONG i = 0; i < backend_n; i++)
-		backend_rsa_aes |= list[i] == CKM_RSA_AES_KEY_WRAP;
-	CU_ASSERT_FALSE(backend_rsa_aes);
-
-	CU_ASSERT_EQUAL(hsmux_mech_get_mechanism_list(&fx.be, fx.slot, NULL, &count), CKR_OK);
-	CU_ASSERT_EQUAL_FATAL(hsmux_mech_get_mechanism_list(&fx.be, fx.slot, list, &n), CKR_OK);
+	CU_ASSERT_EQUAL(do_mechanism_list(NULL, &count), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(do_mechanism_list(list, &n), CKR_OK);
 	CU_ASSERT_EQUAL(n, count);
-	CU_ASSERT_EQUAL(n, backend_n + 2);
 	for (CK_ULONG i = 0; i < n; i++) {
-		have_rsa_aes |= list[i] == CKM_RSA_AES_KEY_WRAP;
-		have_kwp |= list[i] == CKM_AES_KEY_WRAP_KWP;
+		have_rsa_aes += list[i] == CKM_RSA_AES_KEY_WRAP;
+		have_kwp += list[i] == CKM_AES_KEY_WRAP_KWP;
 	}
-	CU_ASSERT_TRUE(have_rsa_aes);
-	CU_ASSERT_TRUE(have_kwp);
-	CU_ASSERT_EQUAL(hsmux_mech_get_mechanism_list(&fx.be, fx.slot, small, &one),
-			CKR_BUFFER_TOO_SMALL);
+	CU_ASSERT_EQUAL(have_rsa_aes, 1);
+	CU_ASSERT_EQUAL(have_kwp, 1);
+#ifndef BYOK_THROUGH_MODULE
+	check_backend_list(n);
+#endif
+	CU_ASSERT_EQUAL(do_mechanism_list(small, &one), CKR_BUFFER_TOO_SMALL);
 	CU_ASSERT_EQUAL(one, count);
 
-	CU_ASSERT_EQUAL(hsmux_mech_get_mechanism_info(&fx.be, fx.slot, CKM_RSA_AES_KEY_WRAP, &info),
-			CKR_OK);
+	CU_ASSERT_EQUAL(do_mechanism_info(CKM_RSA_AES_KEY_WRAP, &info), CKR_OK);
 	CU_ASSERT_EQUAL(info.flags & ~CKF_HW, CKF_UNWRAP);
-	CU_ASSERT_EQUAL(hsmux_mech_get_mechanism_info(&fx.be, fx.slot, CKM_AES_KEY_WRAP_KWP, &info),
-			CKR_OK);
+	CU_ASSERT_EQUAL(do_mechanism_info(CKM_AES_KEY_WRAP_KWP, &info), CKR_OK);
 	CU_ASSERT_EQUAL(info.flags & ~CKF_HW, CKF_UNWRAP);
-	CU_ASSERT_EQUAL(hsmux_mech_get_mechanism_info(&fx.be, fx.slot, CKM_VENDOR_DEFINED, &info),
-			CKR_MECHANISM_INVALID);
+	CU_ASSERT_EQUAL(do_mechanism_info(CKM_VENDOR_DEFINED, &info), CKR_MECHANISM_INVALID);
 }
 
 /* CKM_AES_KEY_WRAP_KWP, which SoftHSM lacks, reaches it as CKM_AES_KEY_WRAP_PAD. */
@@ -356,8 +446,7 @@ static void test_mech_kwp_id_mapping(void)
 	for (CK_MECHANISM_TYPE id = CKM_AES_KEY_WRAP_PAD; id <= CKM_AES_KEY_WRAP_KWP; id++) {
 		CK_MECHANISM mech = {id, NULL, 0};
 
-		CU_ASSERT_EQUAL_FATAL(hsmux_mech_unwrap_key(&fx.be, fx.session, &mech, aes_kek,
-							    wrapped, wrapped_len, tmpl, 4, &key),
+		CU_ASSERT_EQUAL_FATAL(do_unwrap(&mech, aes_kek, wrapped, wrapped_len, tmpl, 4, &key),
 				      CKR_OK);
 		check_aes_key(key, target, 24);
 		fx.fl->C_DestroyObject(fx.session, key);
@@ -427,11 +516,11 @@ static void test_mech_oaep_sha256_rejected(void)
 	CU_ASSERT_EQUAL_FATAL(
 		byok_rsa_aes_wrap(kek_pub, BYOK_OAEP_SHA256, target, 32, &blob, &len, err, 256),
 		0);
-	trace_last[0] = '\0';
+	trace_reset();
 	CU_ASSERT_EQUAL(unwrap_blob(kek, CKM_SHA256, 256, blob, len, tmpl, 3, &key),
 			CKR_MECHANISM_PARAM_INVALID);
-	CU_ASSERT_PTR_NOT_NULL(strstr(trace_last, "SHA-256"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(trace_last, "SHA-1 only"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace_read(), "SHA-256"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace_read(), "SHA-1 only"));
 	CU_ASSERT_EQUAL(fixture_count_objects(), before);
 	free(blob);
 }
@@ -444,23 +533,19 @@ static void test_mech_bad_params(void)
 	CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params) - 1};
 	CK_OBJECT_HANDLE key;
 
-	CU_ASSERT_EQUAL(hsmux_mech_unwrap_key(&fx.be, fx.session, &mech, kek, blob, 300, NULL, 0,
-					      &key),
+	CU_ASSERT_EQUAL(do_unwrap(&mech, kek, blob, 300, NULL, 0, &key),
 			CKR_MECHANISM_PARAM_INVALID);
 	mech.ulParameterLen = sizeof(params);
 	params.ulAESKeyBits = 200;
-	CU_ASSERT_EQUAL(hsmux_mech_unwrap_key(&fx.be, fx.session, &mech, kek, blob, 300, NULL, 0,
-					      &key),
+	CU_ASSERT_EQUAL(do_unwrap(&mech, kek, blob, 300, NULL, 0, &key),
 			CKR_MECHANISM_PARAM_INVALID);
 	params.ulAESKeyBits = 256;
 	params.pOAEPParams = NULL;
-	CU_ASSERT_EQUAL(hsmux_mech_unwrap_key(&fx.be, fx.session, &mech, kek, blob, 300, NULL, 0,
-					      &key),
+	CU_ASSERT_EQUAL(do_unwrap(&mech, kek, blob, 300, NULL, 0, &key),
 			CKR_MECHANISM_PARAM_INVALID);
 	params.pOAEPParams = &oaep;
 	oaep.hashAlg = CKM_MD5;
-	CU_ASSERT_EQUAL(hsmux_mech_unwrap_key(&fx.be, fx.session, &mech, kek, blob, 300, NULL, 0,
-					      &key),
+	CU_ASSERT_EQUAL(do_unwrap(&mech, kek, blob, 300, NULL, 0, &key),
 			CKR_MECHANISM_PARAM_INVALID);
 }
 
@@ -485,7 +570,7 @@ static void test_mech_kek_not_import_only(void)
 		byok_rsa_aes_wrap(pub, BYOK_OAEP_SHA1, target, 32, &blob, &len, err, 256), 0);
 	CU_ASSERT_EQUAL(unwrap_blob(bad_kek, CKM_SHA_1, 256, blob, len, tmpl, 3, &key),
 			CKR_KEY_FUNCTION_NOT_PERMITTED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(trace_last, "import-only"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace_read(), "import-only"));
 	CU_ASSERT_EQUAL(fixture_count_objects(), before);
 	fx.fl->C_DestroyObject(fx.session, bad_kek);
 	EVP_PKEY_free(pub);
@@ -553,8 +638,13 @@ static void test_mech_extractable_rejected(void)
 
 static int suite_init(void)
 {
-	if (fixture_init() != 0)
+#ifdef BYOK_THROUGH_MODULE
+	if (fixture_init(module_path, 1) != 0)
 		return -1;
+#else
+	if (fixture_init(HSMUX_SOFTHSM_MODULE, 0) != 0)
+		return -1;
+#endif
 	kek = fixture_rsa_kek(2048, 0, &kek_pub);
 	return kek == CK_INVALID_HANDLE || !kek_pub ? -1 : 0;
 }
@@ -566,7 +656,7 @@ static int suite_cleanup(void)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
@@ -594,9 +684,16 @@ int main(void)
 	CU_pSuite suite;
 	unsigned int failures;
 
+#ifdef BYOK_THROUGH_MODULE
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PATH/libhsmux.so\n", argv[0]);
+		return 2;
+	}
+	module_path = argv[1];
+#endif
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	suite = CU_add_suite("byok_mech", suite_init, suite_cleanup);
+	suite = CU_add_suite(BYOK_SUITE_NAME, suite_init, suite_cleanup);
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
 		CU_add_test(suite, tests[i].name, tests[i].fn);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
