@@ -1,0 +1,457 @@
+/*
+ * Conformance of the tpm backend through libhsmux.so, on an in-process
+ * libtpms TPM: slots and sessions, login and its error codes, key
+ * generation, search, signatures that the openssl command line verifies
+ * against the exported public keys, OAEP decryption of openssl's
+ * ciphertext, digests and random numbers.
+ *
+ * Usage: test_tpm_conformance MODULE
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+
+#include "tpm_p11.h"
+#include "tpm_test_util.h"
+
+static char dir[] = "/tmp/hsmux-tpm-conf-XXXXXX";
+static CK_SLOT_ID slot;
+static const CK_BYTE data[] = "message signed by the TPM";
+
+static void path_of(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void test_tpm_conformance_slot_and_token(void)
+{
+	CK_SLOT_INFO sinfo;
+	CK_TOKEN_INFO tinfo;
+	CK_MECHANISM_INFO minfo;
+	CK_MECHANISM_TYPE mechs[64];
+	CK_ULONG n = 64;
+	bool has_pss = false, has_oaep = false, has_ecdsa = false;
+
+	CU_ASSERT_FATAL(tpm_p11_slot(&slot));
+	CU_ASSERT_EQUAL(p11->C_GetSlotInfo(slot, &sinfo), CKR_OK);
+	CU_ASSERT(sinfo.flags & CKF_TOKEN_PRESENT);
+	/* The router prefixes the backend's description with "hsmux NAME: ". */
+	CU_ASSERT_EQUAL(memcmp(sinfo.slotDescription, "hsmux tpm: TPM 2.0 (libtpms)", 28), 0);
+	CU_ASSERT_FATAL(tpm_p11_token(slot, "conformance"));
+	CU_ASSERT_EQUAL(p11->C_GetTokenInfo(slot, &tinfo), CKR_OK);
+	CU_ASSERT_EQUAL(memcmp(tinfo.label, "conformance ", 12), 0);
+	CU_ASSERT(tinfo.flags & CKF_TOKEN_INITIALIZED);
+	CU_ASSERT(tinfo.flags & CKF_USER_PIN_INITIALIZED);
+	CU_ASSERT(tinfo.flags & CKF_LOGIN_REQUIRED);
+	CU_ASSERT(tinfo.flags & CKF_RNG);
+
+	CU_ASSERT_EQUAL(p11->C_GetMechanismList(slot, mechs, &n), CKR_OK);
+	for (CK_ULONG i = 0; i < n; i++) {
+		has_pss |= mechs[i] == CKM_SHA256_RSA_PKCS_PSS;
+		has_oaep |= mechs[i] == CKM_RSA_PKCS_OAEP;
+		has_ecdsa |= mechs[i] == CKM_ECDSA_SHA384;
+		/* Nothing the TPM lacks is advertised: no AES key wrap, no EdDSA. */
+		CU_ASSERT_NOT_EQUAL(mechs[i], CKM_AES_KEY_WRAP_PAD);
+		CU_ASSERT_NOT_EQUAL(mechs[i], CKM_EC_EDWARDS_KEY_PAIR_GEN);
+	}
+	CU_ASSERT(has_pss && has_oaep && has_ecdsa);
+	CU_ASSERT_EQUAL(p11->C_GetMechanismInfo(slot, CKM_RSA_PKCS_KEY_PAIR_GEN, &minfo), CKR_OK);
+	CU_ASSERT_EQUAL(minfo.ulMinKeySize, 2048);
+	CU_ASSERT_EQUAL(minfo.ulMaxKeySize, 3072);
+	CU_ASSERT_EQUAL(p11->C_GetMechanismInfo(slot, CKM_EDDSA, &minfo), CKR_MECHANISM_INVALID);
+}
+
+static void test_tpm_conformance_sessions(void)
+{
+	CK_SESSION_HANDLE ro, rw;
+	CK_SESSION_INFO info;
+	CK_UTF8CHAR wrong[] = "wrong-pin";
+
+	CU_ASSERT_EQUAL(p11->C_OpenSession(slot, 0, NULL, NULL, &ro),
+	                CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+	CU_ASSERT_EQUAL_FATAL(p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &ro),
+	                      CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_GetSessionInfo(ro, &info), CKR_OK);
+	CU_ASSERT_EQUAL(info.state, CKS_RO_PUBLIC_SESSION);
+	CU_ASSERT_EQUAL(
+	    p11->C_Login(ro, CKU_SO, (CK_UTF8CHAR *)TPM_P11_SO_PIN, strlen(TPM_P11_SO_PIN)),
+	    CKR_SESSION_READ_ONLY_EXISTS);
+	CU_ASSERT_EQUAL(p11->C_Login(ro, CKU_USER, wrong, sizeof(wrong) - 1), CKR_PIN_INCORRECT);
+	CU_ASSERT_EQUAL(
+	    p11->C_Login(ro, CKU_USER, (CK_UTF8CHAR *)TPM_P11_USER_PIN, strlen(TPM_P11_USER_PIN)),
+	    CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_GetSessionInfo(ro, &info), CKR_OK);
+	CU_ASSERT_EQUAL(info.state, CKS_RO_USER_FUNCTIONS);
+
+	/* Login state is shared by the application's sessions. */
+	CU_ASSERT_EQUAL_FATAL(
+	    p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &rw), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_GetSessionInfo(rw, &info), CKR_OK);
+	CU_ASSERT_EQUAL(info.state, CKS_RW_USER_FUNCTIONS);
+	CU_ASSERT_EQUAL(p11->C_Logout(rw), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_GetSessionInfo(ro, &info), CKR_OK);
+	CU_ASSERT_EQUAL(info.state, CKS_RO_PUBLIC_SESSION);
+	CU_ASSERT_EQUAL(p11->C_Logout(rw), CKR_USER_NOT_LOGGED_IN);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(ro), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(rw), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(rw), CKR_SESSION_HANDLE_INVALID);
+}
+
+static void test_tpm_conformance_keygen_and_find(void)
+{
+	CK_SESSION_HANDLE s, ro;
+	CK_OBJECT_HANDLE pub, priv, h;
+	CK_KEY_TYPE kt = CKK_EC;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE by_type[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &kt, sizeof(kt)}};
+	CK_ATTRIBUTE by_id[] = {{CKA_ID, "r2", 2}};
+	CK_OBJECT_HANDLE found[16];
+	CK_ULONG n = 0;
+
+	CU_ASSERT_EQUAL_FATAL(p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &ro),
+	                      CKR_OK);
+	s = tpm_p11_login(slot);
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL(tpm_p11_keygen(ro, true, 2048, "ro", "ro", &pub, &priv),
+	                CKR_SESSION_READ_ONLY);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(ro), CKR_OK);
+
+	CU_ASSERT_EQUAL(tpm_p11_keygen(s, true, 2048, "rsa2048", "r2", &pub, &priv), CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_keygen(s, true, 3072, "rsa3072", "r3", &pub, &priv), CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_keygen(s, false, 256, "ec256", "e2", &pub, &priv), CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_keygen(s, false, 384, "ec384", "e3", &pub, &priv), CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_keygen(s, true, 4096, "rsa4096", "r4", &pub, &priv),
+	                CKR_KEY_SIZE_RANGE);
+
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa2048", &h), 1);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_PUBLIC_KEY, "ec384", &h), 1);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa4096", &h), 0);
+	CU_ASSERT_EQUAL(p11->C_FindObjectsInit(s, by_type, 2), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_FindObjects(s, found, 16, &n), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_FindObjectsFinal(s), CKR_OK);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(p11->C_FindObjectsInit(s, by_id, 1), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_FindObjects(s, found, 16, &n), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_FindObjectsFinal(s), CKR_OK);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(p11->C_FindObjectsFinal(s), CKR_OPERATION_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
+static void test_tpm_conformance_attributes(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_OBJECT_HANDLE priv;
+	CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE, local = CK_FALSE;
+	CK_BYTE exponent[512];
+	CK_ATTRIBUTE flags[] = {
+	    {CKA_SENSITIVE, &sensitive, sizeof(sensitive)},
+	    {CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
+	    {CKA_LOCAL, &local, sizeof(local)},
+	};
+	CK_ATTRIBUTE secret = {CKA_PRIVATE_EXPONENT, exponent, sizeof(exponent)};
+	CK_ATTRIBUTE relabel = {CKA_LABEL, "renamed", 7};
+	CK_ATTRIBUTE back = {CKA_LABEL, "rsa2048", 7};
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE make_extractable = {CKA_SENSITIVE, &no, sizeof(no)};
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa2048", &priv), 1);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, priv, flags, 3), CKR_OK);
+	CU_ASSERT_EQUAL(sensitive, CK_TRUE);
+	CU_ASSERT_EQUAL(extractable, CK_FALSE);
+	CU_ASSERT_EQUAL(local, CK_TRUE);
+	/* The private exponent never leaves the TPM, so the backend has none to give. */
+	CU_ASSERT_NOT_EQUAL(p11->C_GetAttributeValue(s, priv, &secret, 1), CKR_OK);
+	CU_ASSERT_EQUAL(secret.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+	CU_ASSERT_NOT_EQUAL(p11->C_SetAttributeValue(s, priv, &make_extractable, 1), CKR_OK);
+
+	CU_ASSERT_EQUAL(p11->C_SetAttributeValue(s, priv, &relabel, 1), CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "renamed", NULL), 1);
+	CU_ASSERT_EQUAL(p11->C_SetAttributeValue(s, priv, &back, 1), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
+/* Converts an r||s signature to DER, as openssl expects it. */
+static size_t ecdsa_der(const CK_BYTE *sig, CK_ULONG len, unsigned char *out)
+{
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, (int)(len / 2), NULL);
+	BIGNUM *s = BN_bin2bn(sig + len / 2, (int)(len / 2), NULL);
+	unsigned char *p = out;
+	int n = 0;
+
+	if (es && r && s && ECDSA_SIG_set0(es, r, s) == 1)
+		n = i2d_ECDSA_SIG(es, &p);
+	else {
+		BN_free(r);
+		BN_free(s);
+	}
+	ECDSA_SIG_free(es);
+	return n > 0 ? (size_t)n : 0;
+}
+
+struct sign_case {
+	const char *label;
+	CK_MECHANISM_TYPE mech;
+	const char *dgst;    /* openssl dgst option */
+	const char *sigopts; /* extra openssl dgst options */
+	bool prehash;        /* the mechanism takes a digest, not the data */
+	bool digest_info;    /* CKM_RSA_PKCS: the input is a DigestInfo */
+};
+
+static void run_sign_case(CK_SESSION_HANDLE s, const struct sign_case *c)
+{
+	static const CK_BYTE sha256_prefix[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+	                                        0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+	                                        0x01, 0x05, 0x00, 0x04, 0x20};
+	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+	CK_MECHANISM mech = {c->mech, NULL, 0};
+	CK_OBJECT_HANDLE pub, priv;
+	CK_BYTE in[128], sig[512];
+	unsigned char der[160];
+	CK_ULONG in_len = sizeof(data) - 1, sig_len = 0;
+	unsigned int md_len = 0;
+	char pem[256], sig_path[256], data_path[256];
+	bool ec = strncmp(c->label, "ec", 2) == 0;
+
+	if (c->mech == CKM_SHA256_RSA_PKCS_PSS || c->mech == CKM_RSA_PKCS_PSS) {
+		mech.pParameter = &pss;
+		mech.ulParameterLen = sizeof(pss);
+	}
+	memcpy(in, data, in_len);
+	if (c->prehash || c->digest_info) {
+		size_t off = c->digest_info ? sizeof(sha256_prefix) : 0;
+
+		memcpy(in, sha256_prefix, off);
+		EVP_Digest(data, sizeof(data) - 1, in + off, &md_len,
+		           strcmp(c->dgst, "-sha384") ? EVP_sha256() : EVP_sha384(), NULL);
+		in_len = off + md_len;
+	}
+
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, c->label, &priv), 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PUBLIC_KEY, c->label, &pub), 1);
+	CU_ASSERT_EQUAL_FATAL(p11->C_SignInit(s, &mech, priv), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_Sign(s, in, in_len, NULL, &sig_len), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_Sign(s, in, in_len, sig, &sig_len), CKR_OK);
+
+	path_of(pem, sizeof(pem), "pub.pem");
+	path_of(sig_path, sizeof(sig_path), "sig.bin");
+	path_of(data_path, sizeof(data_path), "data.bin");
+	CU_ASSERT_FATAL(tpm_p11_write_pem(s, pub, pem));
+	CU_ASSERT_FATAL(tpm_p11_write_file(data_path, data, sizeof(data) - 1));
+	if (ec) {
+		CU_ASSERT_FATAL(tpm_p11_write_file(sig_path, der, ecdsa_der(sig, sig_len, der)));
+	} else {
+		CU_ASSERT_FATAL(tpm_p11_write_file(sig_path, sig, sig_len));
+	}
+	CU_ASSERT(tpm_p11_run("openssl dgst %s %s -verify %s -signature %s %s >/dev/null", c->dgst,
+	                      c->sigopts, pem, sig_path, data_path));
+
+	/* openssl must reject a signature over other data, or the check proves nothing. */
+	CU_ASSERT_FATAL(tpm_p11_write_file(data_path, "other", 5));
+	CU_ASSERT(tpm_p11_fails("openssl dgst %s %s -verify %s -signature %s %s >/dev/null 2>&1",
+	                        c->dgst, c->sigopts, pem, sig_path, data_path));
+}
+
+static void test_tpm_conformance_sign_verify(void)
+{
+	static const char pss[] = "-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest";
+	static const struct sign_case cases[] = {
+	    {"rsa2048", CKM_SHA256_RSA_PKCS, "-sha256", "", false, false},
+	    {"rsa2048", CKM_RSA_PKCS, "-sha256", "", false, true},
+	    {"rsa2048", CKM_SHA256_RSA_PKCS_PSS, "-sha256", pss, false, false},
+	    {"rsa3072", CKM_RSA_PKCS_PSS, "-sha256", pss, true, false},
+	    {"rsa3072", CKM_SHA384_RSA_PKCS, "-sha384", "", false, false},
+	    {"ec256", CKM_ECDSA_SHA256, "-sha256", "", false, false},
+	    {"ec256", CKM_ECDSA, "-sha256", "", true, false},
+	    {"ec384", CKM_ECDSA_SHA384, "-sha384", "", false, false},
+	    {"ec384", CKM_ECDSA, "-sha384", "", true, false},
+	};
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_sign_case(s, &cases[i]);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
+static void test_tpm_conformance_sign_errors(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0}, pkcs = {CKM_SHA256_RSA_PKCS, NULL, 0};
+	CK_MECHANISM aes = {CKM_AES_CBC, NULL, 0};
+	CK_OBJECT_HANDLE rsa, ec, pub;
+	CK_BYTE sig[512], odd[33] = {0};
+	CK_ULONG len = sizeof(sig);
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa2048", &rsa), 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "ec256", &ec), 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PUBLIC_KEY, "ec256", &pub), 1);
+	CU_ASSERT_EQUAL(p11->C_Sign(s, odd, 32, sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(p11->C_SignInit(s, &aes, rsa), CKR_MECHANISM_INVALID);
+	CU_ASSERT_EQUAL(p11->C_SignInit(s, &ecdsa, rsa), CKR_KEY_TYPE_INCONSISTENT);
+	CU_ASSERT_EQUAL(p11->C_SignInit(s, &pkcs, ec), CKR_KEY_TYPE_INCONSISTENT);
+	CU_ASSERT_EQUAL(p11->C_SignInit(s, &ecdsa, 0xdeadUL), CKR_KEY_HANDLE_INVALID);
+
+	/* A raw ECDSA input must be a digest of a size the TPM hashes with. */
+	CU_ASSERT_EQUAL_FATAL(p11->C_SignInit(s, &ecdsa, ec), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_Sign(s, odd, 33, sig, &len), CKR_DATA_LEN_RANGE);
+	CU_ASSERT_EQUAL(p11->C_Sign(s, odd, 32, sig, &len), CKR_OPERATION_NOT_INITIALIZED);
+
+	/* A short buffer keeps the operation, so the caller can retry. */
+	CU_ASSERT_EQUAL_FATAL(p11->C_SignInit(s, &ecdsa, ec), CKR_OK);
+	len = 10;
+	CU_ASSERT_EQUAL(p11->C_Sign(s, odd, 32, sig, &len), CKR_BUFFER_TOO_SMALL);
+	CU_ASSERT_EQUAL(len, 64);
+	CU_ASSERT_EQUAL(p11->C_Sign(s, odd, 32, sig, &len), CKR_OK);
+
+	CU_ASSERT_EQUAL(p11->C_Logout(s), CKR_OK);
+	CU_ASSERT_NOT_EQUAL(p11->C_SignInit(s, &ecdsa, ec), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
+static void oaep_case(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE hash, CK_RSA_PKCS_MGF_TYPE mgf,
+                      const char *md)
+{
+	CK_RSA_PKCS_OAEP_PARAMS oaep = {hash, mgf, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+	CK_OBJECT_HANDLE pub, priv;
+	char pem[256], in[256], out[256];
+	CK_BYTE secret[32], ct[512], pt[512];
+	CK_ULONG pt_len = sizeof(pt);
+	uint8_t *ct_file = NULL;
+	FILE *f;
+	size_t ct_len;
+
+	for (size_t i = 0; i < sizeof(secret); i++)
+		secret[i] = (CK_BYTE)(i * 7 + 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PUBLIC_KEY, "rsa2048", &pub), 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa2048", &priv), 1);
+	path_of(pem, sizeof(pem), "pub.pem");
+	path_of(in, sizeof(in), "secret.bin");
+	path_of(out, sizeof(out), "ct.bin");
+	CU_ASSERT_FATAL(tpm_p11_write_pem(s, pub, pem));
+	CU_ASSERT_FATAL(tpm_p11_write_file(in, secret, sizeof(secret)));
+	CU_ASSERT_FATAL(tpm_p11_run("openssl pkeyutl -encrypt -pubin -inkey %s -in %s -out %s "
+	                            "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:%s "
+	                            "-pkeyopt rsa_mgf1_md:%s",
+	                            pem, in, out, md, md));
+	f = fopen(out, "rb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	ct_len = fread(ct, 1, sizeof(ct), f);
+	fclose(f);
+	(void)ct_file;
+
+	CU_ASSERT_EQUAL_FATAL(p11->C_DecryptInit(s, &mech, priv), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_Decrypt(s, ct, ct_len, pt, &pt_len), CKR_OK);
+	CU_ASSERT_EQUAL(pt_len, sizeof(secret));
+	CU_ASSERT_EQUAL(memcmp(pt, secret, sizeof(secret)), 0);
+}
+
+static void test_tpm_conformance_decrypt(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_RSA_PKCS_OAEP_PARAMS mixed = {CKM_SHA256, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_MECHANISM bad = {CKM_RSA_PKCS_OAEP, &mixed, sizeof(mixed)};
+	CK_OBJECT_HANDLE priv, ec;
+	CK_BYTE ct[100] = {0}, pt[512];
+	CK_ULONG pt_len = sizeof(pt);
+	CK_RSA_PKCS_OAEP_PARAMS ok = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_MECHANISM good = {CKM_RSA_PKCS_OAEP, &ok, sizeof(ok)};
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	oaep_case(s, CKM_SHA256, CKG_MGF1_SHA256, "sha256");
+	oaep_case(s, CKM_SHA_1, CKG_MGF1_SHA1, "sha1");
+
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa2048", &priv), 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "ec256", &ec), 1);
+	/* The TPM's OAEP uses one hash for the label and MGF1. */
+	CU_ASSERT_EQUAL(p11->C_DecryptInit(s, &bad, priv), CKR_MECHANISM_PARAM_INVALID);
+	CU_ASSERT_EQUAL(p11->C_DecryptInit(s, &good, ec), CKR_KEY_TYPE_INCONSISTENT);
+	CU_ASSERT_EQUAL_FATAL(p11->C_DecryptInit(s, &good, priv), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_Decrypt(s, ct, sizeof(ct), pt, &pt_len),
+	                CKR_ENCRYPTED_DATA_LEN_RANGE);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
+static void test_tpm_conformance_digest_random(void)
+{
+	/* SHA-384("abc") from FIPS 180-2, appendix D.1. */
+	static const CK_BYTE sha384_abc[] = {
+	    0xcb, 0x00, 0x75, 0x3f, 0x45, 0xa3, 0x5e, 0x8b, 0xb5, 0xa0, 0x3d, 0x69,
+	    0x9a, 0xc6, 0x50, 0x07, 0x27, 0x2c, 0x32, 0xab, 0x0e, 0xde, 0xd1, 0x63,
+	    0x1a, 0x8b, 0x60, 0x5a, 0x43, 0xff, 0x5b, 0xed, 0x80, 0x86, 0x07, 0x2b,
+	    0xa1, 0xe7, 0xcc, 0x23, 0x58, 0xba, 0xec, 0xa1, 0x34, 0xc8, 0x25, 0xa7};
+	CK_MECHANISM m = {CKM_SHA384, NULL, 0};
+	CK_SESSION_HANDLE s;
+	CK_BYTE out[64], r1[64], r2[64];
+	CK_ULONG len = sizeof(out);
+
+	CU_ASSERT_EQUAL_FATAL(p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11->C_DigestInit(s, &m), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_Digest(s, (CK_BYTE *)"abc", 3, out, &len), CKR_OK);
+	CU_ASSERT_EQUAL(len, 48);
+	CU_ASSERT_EQUAL(memcmp(out, sha384_abc, 48), 0);
+	CU_ASSERT_EQUAL(p11->C_GenerateRandom(s, r1, sizeof(r1)), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_GenerateRandom(s, r2, sizeof(r2)), CKR_OK);
+	CU_ASSERT_NOT_EQUAL(memcmp(r1, r2, sizeof(r1)), 0);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
+static void test_tpm_conformance_destroy(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_OBJECT_HANDLE pub, priv;
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_keygen(s, false, 256, "doomed", "d", &pub, &priv), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_DestroyObject(s, pub), CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_PUBLIC_KEY, "doomed", NULL), 0);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "doomed", NULL), 1);
+	CU_ASSERT_EQUAL(p11->C_DestroyObject(s, priv), CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "doomed", NULL), 0);
+	CU_ASSERT_EQUAL(p11->C_DestroyObject(s, priv), CKR_OBJECT_HANDLE_INVALID);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
+int main(int argc, char **argv)
+{
+	CU_pSuite suite;
+	unsigned int failures;
+
+	if (argc != 2 || !mkdtemp(dir) || !tpm_p11_load(argv[1]) || !tpm_p11_config(dir, NULL))
+		return 1;
+	if (p11->C_Initialize(NULL) != CKR_OK) {
+		fprintf(stderr, "C_Initialize failed on %s\n", argv[1]);
+		return 1;
+	}
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite = CU_add_suite("tpm_conformance", NULL, NULL);
+	CU_add_test(suite, "test_tpm_conformance_slot_and_token",
+	            test_tpm_conformance_slot_and_token);
+	CU_add_test(suite, "test_tpm_conformance_sessions", test_tpm_conformance_sessions);
+	CU_add_test(suite, "test_tpm_conformance_keygen_and_find",
+	            test_tpm_conformance_keygen_and_find);
+	CU_add_test(suite, "test_tpm_conformance_attributes", test_tpm_conformance_attributes);
+	CU_add_test(suite, "test_tpm_conformance_sign_verify", test_tpm_conformance_sign_verify);
+	CU_add_test(suite, "test_tpm_conformance_sign_errors", test_tpm_conformance_sign_errors);
+	CU_add_test(suite, "test_tpm_conformance_decrypt", test_tpm_conformance_decrypt);
+	CU_add_test(suite, "test_tpm_conformance_digest_random",
+	            test_tpm_conformance_digest_random);
+	CU_add_test(suite, "test_tpm_conformance_destroy", test_tpm_conformance_destroy);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	p11->C_Finalize(NULL);
+	tpm_test_remove_tree(dir);
+	return failures ? 1 : 0;
+}
