@@ -183,9 +183,9 @@ static void print_goals(const struct bench_plan *plan, const struct bench_result
 void bench_print(struct bench_module *mods[2], const struct bench_plan *plan,
                  const struct bench_result *result)
 {
-	printf("A: %s (token '%s')\n", mods[0]->path, mods[0]->token_label);
-	printf("B: %s (token '%s')\n", mods[1]->path, mods[1]->token_label);
-	printf("%u rounds of %.2f s per module, operation and thread count; "
+	printf("- A: %s (token '%s')\n", mods[0]->path, mods[0]->token_label);
+	printf("- B: %s (token '%s')\n", mods[1]->path, mods[1]->token_label);
+	printf("- %u rounds of %.2f s per module, operation and thread count; "
 	       "each round runs A then B, the next B then A.\n\n",
 	       plan->rounds, plan->duration);
 	print_throughput(plan, result);
