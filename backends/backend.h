@@ -179,6 +179,31 @@ struct hsmux_backend_ops {
 			     CK_ULONG seed_len);
 	CK_RV (*generate_random)(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
 				 CK_ULONG out_len);
+
+	/*
+	 * Optional: the token's whole store in the backend's own protected
+	 * form, for backup and restore by module/admin.
+	 *
+	 * backup_export() calls begin(), then file() once per file of a
+	 * consistent snapshot of the token in slot. It may call begin() again
+	 * to start over (another process was writing); the caller then drops
+	 * what it got so far. A callback's error ends the export with it.
+	 *
+	 * backup_import() calls next() until it returns CKR_OK with *name NULL
+	 * (the end, after the caller has authenticated the whole file). It
+	 * builds the new store aside and replaces the token's store with it
+	 * atomically only after that end; on any error the token is left as
+	 * it was. On success the backend has restarted on the new store and
+	 * the slot's sessions are gone.
+	 */
+	CK_RV (*backup_export)(struct hsmux_backend *be, CK_SLOT_ID slot, CK_RV (*begin)(void *ctx),
+			       CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
+					     CK_ULONG len),
+			       void *ctx);
+	CK_RV (*backup_import)(struct hsmux_backend *be, CK_SLOT_ID slot,
+			       CK_RV (*next)(void *ctx, const char **name,
+					     const unsigned char **data, CK_ULONG *len),
+			       void *ctx);
 };
 
 /* One configured backend. The router owns it; priv belongs to the ops. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backends/pkcs11/pkcs11.h"
+#include "backends/softhsm/store.h"
 #include "module/config.h"
 #include "module/fileio.h"
 #include "module/trace.h"
@@ -177,5 +178,6 @@ const struct hsmux_backend_ops hsmux_softhsm_backend_ops = {
 	.create = softhsm_create,
 	.destroy = softhsm_destroy,
 	.reinit_after_fork = softhsm_reinit_after_fork,
+	.backup_export = softhsm_backup_export, .backup_import = softhsm_backup_import,
 	P11_BACKEND_FORWARDERS,
 };

@@ -1,0 +1,56 @@
+/*
+ * The SoftHSM fixture of the security-domain tests: each step runs in a
+ * child process with its own hsmux config (one SoftHSM store per process),
+ * loading libhsmux.so and its "hsmux admin" interface.
+ */
+#ifndef HSMUX_TEST_SD_FIXTURE_H
+#define HSMUX_TEST_SD_FIXTURE_H
+
+#include <stdbool.h>
+
+#include <openssl/evp.h>
+
+#include "hsmux/admin.h"
+
+#define SD_TEST_SO_PIN "12345678"
+#define SD_TEST_USER_PIN "userpin1"
+
+struct mod {
+	void *dl;
+	CK_FUNCTION_LIST_PTR fl;
+	const struct hsmux_admin_functions *admin;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE s;
+};
+
+/* Writes an hsmux config for a softhsm store under dir/NAME and returns its path (static). */
+const char *fx_config(const char *dir, const char *name);
+
+/* Loads the module with config conf. Returns false after printing why. */
+bool fx_open(struct mod *m, const char *conf);
+void fx_close(struct mod *m);
+
+/* Initializes a fresh token with label and the test PINs, and logs in as the user. */
+bool fx_init_token(struct mod *m, const char *label);
+/* Opens a read-write session on the token with label and logs in as the user. */
+bool fx_login(struct mod *m, const char *label);
+
+/* Finds one object by class and label. */
+CK_OBJECT_HANDLE fx_find(struct mod *m, CK_OBJECT_CLASS cls, const char *label);
+
+/* Runs fn in a child process and returns its exit status (0 for success). */
+int fx_run(int (*fn)(void *arg), void *arg);
+
+/* Hashes every file of a directory (names and contents) into out, for before/after checks. */
+bool fx_dir_digest(const char *dir, unsigned char out[32]);
+
+/* The only token directory under store/tokens (for one-token stores). */
+bool fx_token_dir(const char *store, char *out, size_t len);
+
+/* Saves and loads PEM public keys and binary blobs. */
+bool fx_write(const char *path, const void *data, size_t len);
+unsigned char *fx_read(const char *path, size_t *len);
+EVP_PKEY *fx_read_pubkey(const char *path);
+EVP_PKEY *fx_read_privkey(const char *path);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * The whole security-domain flow on SoftHSM through libhsmux.so: keys on
+ * token A, activation with 3 custodians and quorum 2, backup, a fresh store
+ * B, offline recovery with 2 custodian keys, upload, restore, and the
+ * restored keys checked against A's public keys and ciphertexts. Each
+ * token step runs in its own process, because SoftHSM reads one store per
+ * process.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "module/admin/sd_file.h"
+#include "sd_fixture.h"
+#include "sd_keys.h"
+
+static char dir[1024];
+
+static void path_of(char *out, const char *name)
+{
+	snprintf(out, PATH_MAX, "%s/%s", dir, name);
+}
+
+/* Custodian keys c1..c4 as PEM private keys; c4 is no custodian. */
+static void make_custodians(void)
+{
+	for (int i = 1; i <= 4; i++) {
+		char path[PATH_MAX], name[32];
+		EVP_PKEY *k = EVP_RSA_gen(2048);
+		FILE *f;
+
+		snprintf(name, sizeof(name), "c%d.key", i);
+		path_of(path, name);
+		f = fopen(path, "w");
+		PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+		fclose(f);
+		EVP_PKEY_free(k);
+	}
+}
+
+/* Activates the token of m with custodians first..first+2 and quorum 2. */
+static CK_RV activate(struct mod *m, int first, const char *sd_name)
+{
+	unsigned char *der[3] = {0};
+	size_t len[3];
+	char path[PATH_MAX], name[32], err[512] = "";
+	CK_RV rv;
+
+	for (int i = 0; i < 3; i++) {
+		EVP_PKEY *k;
+
+		snprintf(name, sizeof(name), "c%d.key", first + i);
+		path_of(path, name);
+		k = fx_read_privkey(path);
+		len[i] = (size_t)i2d_PUBKEY(k, &der[i]);
+		EVP_PKEY_free(k);
+	}
+	path_of(path, sd_name);
+	rv = m->admin->sd_activate(m->s, (const unsigned char *const *)der, len, 3, 2, path, err,
+				   sizeof(err));
+	if (rv != CKR_OK)
+		fprintf(stderr, "sd_activate: %s\n", err);
+	for (int i = 0; i < 3; i++)
+		OPENSSL_free(der[i]);
+	return rv;
+}
+
+static int step_source(void *arg)
+{
+	struct mod m;
+	char path[PATH_MAX], err[512] = "", fp[65];
+
+	if (!fx_open(&m, fx_config(dir, "a")) || !fx_init_token(&m, "A") || !keys_make(&m) ||
+	    !keys_export(&m, dir))
+		return 1;
+	path_of(path, "a.bk");
+	if (m.admin->backup(m.s, path, err, sizeof(err)) != CKR_KEY_NEEDED ||
+	    !strstr(err, "hsmux sd download"))
+		return 2;
+	if (activate(&m, 1, "sd.json") != CKR_OK || activate(&m, 1, "sd2.json") == CKR_OK)
+		return 3;
+	if (m.admin->sd_fingerprint(m.s, fp, err, sizeof(err)) != CKR_OK)
+		return 4;
+	path_of(path, "a.fp");
+	fx_write(path, fp, 64);
+	path_of(path, "a.bk");
+	if (m.admin->backup(m.s, path, err, sizeof(err)) != CKR_OK) {
+		fprintf(stderr, "backup: %s\n", err);
+		return 5;
+	}
+	fx_close(&m);
+	return 0;
+}
+
+static int step_target_init(void *arg)
+{
+	struct mod m;
+	char path[PATH_MAX], err[512] = "";
+
+	path_of(path, "exchange.pem");
+	if (!fx_open(&m, fx_config(dir, "b")) || !fx_init_token(&m, "B") ||
+	    m.admin->sd_init_recovery(m.s, path, err, sizeof(err)) != CKR_OK) {
+		fprintf(stderr, "init-recovery: %s\n", err);
+		return 1;
+	}
+	fx_close(&m);
+	return 0;
+}
+
+/* The custodians' offline step, as `hsmux sd recover` does it. */
+static bool recover(const int *which, size_t n, const char *out_name, char *report,
+		    size_t report_len)
+{
+	char path[PATH_MAX], name[32], err[256];
+	const char *names[3] = {"c1.key", "c2.key", "c3.key"};
+	EVP_PKEY *keys[3] = {0}, *exchange;
+	struct sd_secret key = {0};
+	struct sd_doc doc;
+	char *text, *upload = NULL;
+	size_t len;
+	bool ok;
+
+	path_of(path, "sd.json");
+	text = (char *)fx_read(path, &len);
+	if (!text || !sd_doc_parse(text, len, &doc, report, report_len))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "c%d.key", which[i]);
+		path_of(path, name);
+		keys[i] = fx_read_privkey(path);
+		names[i] = which[i] == 1 ? "c1.key" : which[i] == 2 ? "c2.key" : "c3.key";
+	}
+	path_of(path, "exchange.pem");
+	exchange = fx_read_pubkey(path);
+	ok = sd_doc_recover(&doc, keys, names, n, &key, report, report_len) &&
+	     sd_upload_create(&doc, &key, exchange, &upload, err, sizeof(err));
+	if (ok) {
+		path_of(path, out_name);
+		ok = fx_write(path, upload, strlen(upload));
+	}
+	sd_secret_cleanup(&key);
+	for (size_t i = 0; i < n; i++)
+		EVP_PKEY_free(keys[i]);
+	EVP_PKEY_free(exchange);
+	sd_doc_cleanup(&doc);
+	free(upload);
+	free(text);
+	return ok;
+}
+
+/* Gives a flipped copy of a file to fn for a spread of byte positions; counts acceptances. */
+static int flips_accepted(struct mod *m, const char *name, size_t stride,
+			  CK_RV (*fn)(struct mod *m, const char *path))
+{
+	char path[PATH_MAX], bad[PATH_MAX];
+	unsigned char *data;
+	size_t len;
+	int accepted = 0;
+
+	path_of(path, name);
+	path_of(bad, "flipped");
+	data = fx_read(path, &len);
+	for (size_t i = 0; data && i < len; i += (i < 256 ? 1 : stride)) {
+		data[i] ^= 0x20;
+		fx_write(bad, data, len);
+		accepted += fn(m, bad) == CKR_OK;
+		data[i] ^= 0x20;
+	}
+	free(data);
+	return accepted;
+}
+
+static CK_RV try_upload(struct mod *m, const char *path)
+{
+	char err[512];
+
+	return m->admin->sd_upload(m->s, path, err, sizeof(err));
+}
+
+static CK_RV try_restore(struct mod *m, const char *path)
+{
+	char err[512];
+
+	return m->admin->restore(m->s, path, err, sizeof(err));
+}
+
+static int step_target_restore(void *arg)
+{
+	struct mod m;
+	char path[PATH_MAX], store[PATH_MAX], tok[PATH_MAX], err[512] = "", fp[65];
+	unsigned char before[32], after[32], *want;
+	size_t len;
+
+	if (!fx_open(&m, fx_config(dir, "b")) || !fx_login(&m, "B"))
+		return 1;
+	path_of(path, "a.bk");
+	if (m.admin->restore(m.s, path, err, sizeof(err)) != CKR_KEY_NEEDED)
+		return 2;
+	if (flips_accepted(&m, "upload.json", 1, try_upload) != 0)
+		return 3;
+	path_of(path, "upload.json");
+	if (m.admin->sd_upload(m.s, path, err, sizeof(err)) != CKR_OK) {
+		fprintf(stderr, "upload: %s\n", err);
+		return 4;
+	}
+	path_of(path, "a.fp");
+	want = fx_read(path, &len);
+	if (m.admin->sd_fingerprint(m.s, fp, err, sizeof(err)) != CKR_OK || !want ||
+	    memcmp(fp, want, 64) != 0)
+		return 5;
+	free(want);
+
+	path_of(store, "b");
+	if (!fx_token_dir(store, tok, sizeof(tok)) || !fx_dir_digest(tok, before))
+		return 6;
+	if (flips_accepted(&m, "a.bk", 509, try_restore) != 0)
+		return 7;
+	if (!fx_dir_digest(tok, after) || memcmp(before, after, 32) != 0)
+		return 8;
+	path_of(path, "a.bk");
+	if (m.admin->restore(m.s, path, err, sizeof(err)) != CKR_OK) {
+		fprintf(stderr, "restore: %s\n", err);
+		return 9;
+	}
+	fx_close(&m);
+	return 0;
+}
+
+static int step_target_check(void *arg)
+{
+	struct mod m;
+
+	/* The restored token is A's: its label and PINs came with the store. */
+	if (!fx_open(&m, fx_config(dir, "b")) || !fx_login(&m, "A") || !keys_check(&m, dir))
+		return 1;
+	fx_close(&m);
+	return 0;
+}
+
+/* A token with a security domain of its own, and one with none, refuse A's backup. */
+static int step_other_domain(void *arg)
+{
+	struct mod m;
+	char path[PATH_MAX], store[PATH_MAX], tok[PATH_MAX], err[512] = "";
+	unsigned char before[32], after[32];
+
+	if (!fx_open(&m, fx_config(dir, "c")) || !fx_init_token(&m, "C") ||
+	    activate(&m, 2, "sd-c.json") != CKR_OK)
+		return 1;
+	path_of(store, "c");
+	if (!fx_token_dir(store, tok, sizeof(tok)) || !fx_dir_digest(tok, before))
+		return 2;
+	path_of(path, "a.bk");
+	if (m.admin->restore(m.s, path, err, sizeof(err)) != CKR_DATA_INVALID ||
+	    !strstr(err, "belongs to security domain"))
+		return 3;
+	if (!fx_dir_digest(tok, after) || memcmp(before, after, 32) != 0)
+		return 4;
+	fx_close(&m);
+	return 0;
+}
+
+static void test_sd_softhsm_round_trip(void)
+{
+	char report[1024];
+	int one[1] = {2}, two[2] = {1, 3};
+
+	CU_ASSERT_EQUAL_FATAL(fx_run(step_source, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(fx_run(step_target_init, NULL), 0);
+
+	CU_ASSERT_FALSE(recover(one, 1, "upload1.json", report, sizeof(report)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(report, "only 1 valid share of the 2 needed"));
+	CU_ASSERT_TRUE_FATAL(recover(two, 2, "upload.json", report, sizeof(report)));
+
+	CU_ASSERT_EQUAL_FATAL(fx_run(step_target_restore, NULL), 0);
+	CU_ASSERT_EQUAL(fx_run(step_target_check, NULL), 0);
+	CU_ASSERT_EQUAL(fx_run(step_other_domain, NULL), 0);
+}
+
+int main(void)
+{
+	unsigned int failed;
+	CU_pSuite s;
+
+	snprintf(dir, sizeof(dir), "%s/hsmux-sd-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR")
+									   : "/tmp");
+	if (!mkdtemp(dir))
+		return 1;
+	unsetenv("SOFTHSM2_CONF");
+	make_custodians();
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("sd_softhsm", NULL, NULL);
+	CU_add_test(s, "test_sd_softhsm_round_trip", test_sd_softhsm_round_trip);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	if (!failed) {
+		char cmd[PATH_MAX + 16];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+	return failed ? 1 : 0;
+}
