@@ -12,8 +12,9 @@
 
 #include "runner.h"
 
+/* Aligned to a cache line, so that two threads never write to one line. */
 struct thread_state {
-	struct bench_worker worker;
+	_Alignas(64) struct bench_worker worker;
 	const struct bench_op *op;
 	pthread_barrier_t *start;
 	atomic_bool *stop;
@@ -44,15 +45,17 @@ static void *thread_main(void *arg)
 {
 	struct thread_state *state = arg;
 	unsigned long long count = 0;
+	CK_RV rv = CKR_OK;
 
 	pthread_barrier_wait(state->start);
 	while (!atomic_load_explicit(state->stop, memory_order_relaxed)) {
-		state->rv = state->op->run(&state->worker);
-		if (state->rv != CKR_OK)
+		rv = state->op->run(&state->worker);
+		if (rv != CKR_OK)
 			break;
 		count++;
 	}
 	state->count = count;
+	state->rv = rv;
 	return NULL;
 }
 
