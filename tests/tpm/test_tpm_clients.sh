@@ -1,0 +1,96 @@
+#!/bin/bash
+# Real clients on the tpm backend through libhsmux.so: pkcs11-tool sets up
+# the token, generates RSA and EC keys in the in-process TPM and signs;
+# OpenSSL signs through libp11's engine. Plain openssl verifies every
+# signature against the public keys exported with pkcs11-tool.
+# Usage: test_tpm_clients.sh MODULE
+. "$(dirname "$0")/../clients/lib.sh"
+
+# lib.sh points libhsmux.so at a SoftHSM store; this test wants a TPM instead.
+setup_store() {
+	MODULE_KIND=hsmux-tpm
+	unset SOFTHSM2_CONF
+	export HSMUX_CONF=$TEST_DIR/hsmux.conf
+	printf '[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/tpm\n' "$TEST_DIR" >"$HSMUX_CONF"
+}
+client_test_init "$@"
+
+ENGINE=${HSMUX_PKCS11_ENGINE:-/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so}
+[ -r "$ENGINE" ] || fail "libp11's engine $ENGINE is missing; install libengine-pkcs11-openssl"
+
+TOKEN=tpm-token
+token_init "$TOKEN"
+out=$(p11tool_run --list-slots)
+assert_contains "$out" "TPM 2.0 (libtpms)" "slot description"
+
+keypair_gen "$TOKEN" rsa:2048 rsa2048 01
+keypair_gen "$TOKEN" rsa:3072 rsa3072 02
+keypair_gen "$TOKEN" EC:prime256v1 ec256 03
+keypair_gen "$TOKEN" EC:secp384r1 ec384 04
+for label in rsa2048 rsa3072 ec256 ec384; do
+	pubkey_export "$TOKEN" "$label" "$label.pem"
+done
+head -c 5000 /dev/urandom >data
+
+# pkcs11_sign LABEL ID MECHANISM DGST [OPENSSL_SIGOPTS...]
+pkcs11_sign() {
+	local label=$1 id=$2 mech=$3 dgst=$4 out
+	shift 4
+	log "$label: pkcs11-tool --sign -m $mech"
+	p11tool_run --token-label "$TOKEN" --login --pin "$USER_PIN" --sign -m "$mech" \
+		--id "$id" -i data -o "$label.$mech.sig" >/dev/null
+	out=$(run openssl dgst "-$dgst" "$@" -verify "$label.pem" -signature "$label.$mech.sig" data)
+	assert_contains "$out" "Verified OK" "$label $mech signature"
+}
+
+pkcs11_sign rsa2048 01 SHA256-RSA-PKCS sha256
+pkcs11_sign rsa3072 02 SHA384-RSA-PKCS sha384
+pkcs11_sign rsa2048 01 SHA256-RSA-PKCS-PSS sha256 -sigopt rsa_padding_mode:pss \
+	-sigopt rsa_pss_saltlen:digest
+
+# ECDSA: pkcs11-tool signs the digest, and writes the DER form openssl reads.
+for pair in ec256:03:sha256 ec384:04:sha384; do
+	IFS=: read -r label id dgst <<<"$pair"
+	log "$label: pkcs11-tool --sign -m ECDSA"
+	openssl dgst "-$dgst" -binary data >"data.$dgst"
+	p11tool_run --token-label "$TOKEN" --login --pin "$USER_PIN" --sign -m ECDSA \
+		--signature-format openssl --id "$id" -i "data.$dgst" -o "$label.sig" >/dev/null
+	out=$(run openssl dgst "-$dgst" -verify "$label.pem" -signature "$label.sig" data)
+	assert_contains "$out" "Verified OK" "$label ECDSA signature"
+done
+
+cat >engine.cnf <<EOF2
+openssl_conf = openssl_init
+[openssl_init]
+engines = engine_section
+[engine_section]
+pkcs11 = pkcs11_section
+[pkcs11_section]
+engine_id = pkcs11
+dynamic_path = $ENGINE
+MODULE_PATH = $MODULE
+init = 0
+EOF2
+
+key_uri() {
+	printf 'pkcs11:token=%s;object=%s;type=private?pin-value=%s' "$TOKEN" "$1" "$USER_PIN"
+}
+
+for label in rsa2048 ec256 ec384; do
+	log "$label: openssl dgst -sign through libp11's engine"
+	OPENSSL_CONF=$TEST_DIR/engine.cnf run openssl dgst -sha256 -engine pkcs11 \
+		-keyform engine -sign "$(key_uri "$label")" -out "$label.engine.sig" data >/dev/null
+	out=$(run openssl dgst -sha256 -verify "$label.pem" -signature "$label.engine.sig" data)
+	assert_contains "$out" "Verified OK" "$label engine signature"
+
+	log "$label: self-signed certificate through libp11's engine"
+	OPENSSL_CONF=$TEST_DIR/engine.cnf run openssl req -new -x509 -engine pkcs11 \
+		-keyform engine -key "$(key_uri "$label")" -sha256 -days 1 \
+		-subj "/O=hsmux/CN=tpm $label" -out "$label.crt" >/dev/null
+	out=$(run openssl verify -CAfile "$label.crt" "$label.crt")
+	assert_contains "$out" "$label.crt: OK" "$label certificate"
+	run openssl x509 -in "$label.crt" -noout -pubkey >"$label.crt.pub"
+	cmp -s "$label.crt.pub" "$label.pem" || fail "$label certificate holds another public key"
+done
+
+log "PASS"

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Persistence of the tpm backend on libtpms, through libhsmux.so:
+#   1. one process generates keys and exits; a new process signs with them;
+#   2. kill -9 during key generation, three times: afterwards every key that
+#      C_GenerateKeyPair returned is there, a half-made key pair is either
+#      whole or absent, every key signs, and no temporary file is left.
+# Usage: test_tpm_persist.sh TPM_PERSIST MODULE
+set -euo pipefail
+
+PERSIST=$1
+MODULE=$2
+DIR=$(mktemp -d /tmp/hsmux-tpm-persist-XXXXXX)
+trap 'rm -rf -- "$DIR"' EXIT
+
+fail() {
+	printf 'FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+"$PERSIST" gen "$MODULE" "$DIR" 4 >"$DIR/gen.out" || fail "generating 4 keys failed"
+[ "$(grep -c '^generated' "$DIR/gen.out")" = 4 ] || fail "gen did not report 4 keys"
+out=$("$PERSIST" check "$MODULE" "$DIR") || fail "a new process could not sign: $out"
+[ "$out" = "keys 4" ] || fail "expected 'keys 4' after a restart, got '$out'"
+echo "persistence: 4 keys sign after a restart"
+
+expected=4
+for delay in 0.7 1.3 2.1; do
+	"$PERSIST" genloop "$MODULE" "$DIR" >"$DIR/loop.out" 2>&1 &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	made=$(grep -c '^generated' "$DIR/loop.out" || true)
+	expected=$((expected + made))
+
+	out=$("$PERSIST" check "$MODULE" "$DIR") || fail "store inconsistent after kill -9: $out"
+	found=${out#keys }
+	# The key being written when the process died may be there or not.
+	if [ "$found" -ne "$expected" ] && [ "$found" -ne $((expected + 1)) ]; then
+		fail "after kill -9 at ${delay}s: $found keys, expected $expected or $((expected + 1))"
+	fi
+	expected=$found
+	leftovers=$(find "$DIR/tpm" -name '.tmp-*' | wc -l)
+	[ "$leftovers" = 0 ] || fail "temporary files left after restart: $leftovers"
+	echo "kill -9 at ${delay}s: $made keys reported, $found keys in a consistent store"
+done
