@@ -45,8 +45,10 @@ trap 'rm -rf "$dir"' EXIT
 cp "$bench" "$dir/hsmux-bench"
 
 modules=
+breakdown=
 if [ -e "$hsmux" ]; then
 	modules=hsmux
+	breakdown="--breakdown $(basename "$hsmux")"
 else
 	echo "note: $hsmux not found; measuring p11-kit only" >&2
 fi
@@ -88,8 +90,9 @@ done
 echo "Instructions per operation ($iterations iterations after 20 untimed; callgrind)."
 echo "Layer cost: instructions outside SoftHSM minus those of SoftHSM direct."
 echo
+# shellcheck disable=SC2086 # $breakdown is two words or none
 python3 "$here/overhead_table.py" --dir "$dir" --iterations "$iterations" \
-	--modules "$modules" --ops "$ops"
+	--modules "$modules" --ops "$ops" $breakdown
 if [ -n "$keep" ]; then
 	mkdir -p "$keep"
 	cp "$dir"/cg.* "$keep"/

@@ -24,12 +24,16 @@ GOALS = {"session-info": 150}
 CRYPTO_GOAL = 250
 
 
-def parse_profile(path, backend):
-    """Return (total Ir, {backend function: [calls, inclusive Ir]}) for the
-    calls that enter the backend object from outside it."""
+def parse_profile(path, backend, layer=None):
+    """Return (total Ir, {backend function: [calls, inclusive Ir]}, {layer
+    function: Ir}). The calls are those that enter the backend object from
+    outside it. A layer function's Ir is its own cost plus the inclusive
+    cost of its calls into objects other than the layer and the backend
+    (libc's mutexes and allocator, say); it stays empty without a layer."""
     total = None
     calls = collections.defaultdict(lambda: [0, 0])
-    ob = cob = cfn = None
+    layer_cost = collections.Counter()
+    ob = fn = cob = cfn = None
     pending = None
     with open(path) as f:
         for line in f:
@@ -41,11 +45,15 @@ def parse_profile(path, backend):
                 if backend in callee_ob and backend not in (ob or ""):
                     calls[callee_fn][0] += count
                     calls[callee_fn][1] += int(fields[1])
+                if (layer and layer in (ob or "") and layer not in callee_ob
+                        and backend not in callee_ob):
+                    layer_cost[fn] += int(fields[1])
                 pending = None
                 continue
             if line.startswith("ob="):
                 ob = line[3:]
             elif line.startswith("fn="):
+                fn = line[3:]
                 cob = None
             elif line.startswith("cob="):
                 cob = line[4:]
@@ -55,13 +63,16 @@ def parse_profile(path, backend):
                 # A cob= line names the callee's object for this call only.
                 pending = (cob or ob or "", cfn, int(line[6:].split()[0]))
                 cob = None
+            elif layer and layer in (ob or "") and line[:1].isdigit():
+                # A cost line of the function itself: position, then Ir.
+                layer_cost[fn] += int(line.split()[1])
             elif line.startswith("summary:"):
                 # The total of the collected events; "totals:" at the end can
                 # also hold costs collected outside the toggled function.
                 total = int(line.split()[1])
     if total is None:
         sys.exit(f"{path}: no summary line; is it a callgrind profile?")
-    return total, calls
+    return total, calls, layer_cost
 
 
 def outside_cost(total, calls, reference_calls, iterations):
@@ -103,6 +114,9 @@ def main():
     parser.add_argument("--goal-module", default="hsmux",
                         help="the module checked against the goals (default: %(default)s)")
     parser.add_argument("--ops", required=True, help="comma-separated operations")
+    parser.add_argument("--breakdown", metavar="OBJECT",
+                        help="also list, for the goal module, the cost per operation of "
+                             "each function of this object (the layer's file name)")
     args = parser.parse_args()
 
     modules = args.modules.split(",")
@@ -112,13 +126,13 @@ def main():
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
     for op in args.ops.split(","):
         ref_path = os.path.join(args.dir, f"cg.{args.reference}.{op}")
-        ref_total, ref_calls = parse_profile(ref_path, args.backend)
+        ref_total, ref_calls, _ = parse_profile(ref_path, args.backend)
         ref_outside, _ = outside_cost(ref_total, ref_calls, ref_calls, n)
         print(f"| {op} | {args.reference} | {ref_total / n:.0f} | | "
               f"{ref_outside / n:.0f} | | | {calls_per_op(ref_calls, n)} |")
         for module in modules:
-            total, calls = parse_profile(os.path.join(args.dir, f"cg.{module}.{op}"),
-                                         args.backend)
+            total, calls, _ = parse_profile(os.path.join(args.dir, f"cg.{module}.{op}"),
+                                            args.backend)
             outside, extra = outside_cost(total, calls, ref_calls, n)
             layer = (outside - ref_outside) / n
             goal = ""
@@ -130,6 +144,24 @@ def main():
                 note += "; not credited: " + ", ".join(extra)
             print(f"| {op} | {module} | {total / n:.0f} | {(total - ref_total) / n:+.0f} | "
                   f"{outside / n:.0f} | {layer:+.0f} | {goal} | {note} |")
+    if args.breakdown:
+        print_breakdown(args)
+
+
+def print_breakdown(args):
+    n = args.iterations
+    print()
+    print(f"Functions of {args.breakdown} in the {args.goal_module} runs, in instructions per "
+          "operation; a function's calls into libc count as its own.")
+    print()
+    print("| operation | function | instructions per op |")
+    print("| --- | --- | ---: |")
+    for op in args.ops.split(","):
+        path = os.path.join(args.dir, f"cg.{args.goal_module}.{op}")
+        _, _, layer_cost = parse_profile(path, args.backend, args.breakdown)
+        for fn, cost in layer_cost.most_common():
+            if cost / n >= 0.5:
+                print(f"| {op} | {fn} | {cost / n:.0f} |")
 
 
 if __name__ == "__main__":
