@@ -24,55 +24,67 @@ GOALS = {"session-info": 150}
 CRYPTO_GOAL = 250
 
 
-def parse_profile(path, backend, layer=None):
-    """Return (total Ir, {backend function: [calls, inclusive Ir]}, {layer
-    function: Ir}). The calls are those that enter the backend object from
-    outside it. A layer function's Ir is its own cost plus the inclusive
-    cost of its calls into objects other than the layer and the backend
-    (libc's mutexes and allocator, say); it stays empty without a layer."""
-    total = None
-    calls = collections.defaultdict(lambda: [0, 0])
-    layer_cost = collections.Counter()
-    ob = fn = cob = cfn = None
-    pending = None
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
+class Profile:
+    """The parts of one callgrind profile that the tables need.
+
+    total: the Ir collected in the toggled function.
+    backend_calls: {backend function: [calls, inclusive Ir]} for the calls
+        that enter the backend object from outside it.
+    layer_cost: {layer function: Ir}, each function's own cost plus the
+        inclusive cost of its calls into objects other than the layer and
+        the backend (libc's mutexes and allocator, say). It stays empty
+        when no layer object is given.
+    """
+
+    def __init__(self, path, backend, layer=None):
+        self.backend = backend
+        self.layer = layer
+        self.total = None
+        self.backend_calls = collections.defaultdict(lambda: [0, 0])
+        self.layer_cost = collections.Counter()
+        self.ob = self.fn = self.cob = self.cfn = None
+        with open(path) as f:
+            self._parse(f)
+        if self.total is None:
+            sys.exit(f"{path}: no summary line; is it a callgrind profile?")
+
+    def _in_layer(self):
+        return self.layer is not None and self.layer in (self.ob or "")
+
+    def _parse(self, lines):
+        pending = None
+        for line in lines:
             if pending is not None:
                 # The cost line after calls=: position, then inclusive Ir.
-                fields = line.split()
-                callee_ob, callee_fn, count = pending
-                if backend in callee_ob and backend not in (ob or ""):
-                    calls[callee_fn][0] += count
-                    calls[callee_fn][1] += int(fields[1])
-                if (layer and layer in (ob or "") and layer not in callee_ob
-                        and backend not in callee_ob):
-                    layer_cost[fn] += int(fields[1])
+                self._add_call(*pending, int(line.split()[1]))
                 pending = None
-                continue
-            if line.startswith("ob="):
-                ob = line[3:]
+            elif line.startswith("ob="):
+                self.ob = line[3:].rstrip("\n")
             elif line.startswith("fn="):
-                fn = line[3:]
-                cob = None
+                self.fn = line[3:].rstrip("\n")
+                self.cob = None
             elif line.startswith("cob="):
-                cob = line[4:]
+                self.cob = line[4:].rstrip("\n")
             elif line.startswith("cfn="):
-                cfn = line[4:]
+                self.cfn = line[4:].rstrip("\n")
             elif line.startswith("calls="):
                 # A cob= line names the callee's object for this call only.
-                pending = (cob or ob or "", cfn, int(line[6:].split()[0]))
-                cob = None
-            elif layer and layer in (ob or "") and line[:1].isdigit():
+                pending = (self.cob or self.ob or "", self.cfn, int(line[6:].split()[0]))
+                self.cob = None
+            elif line[:1].isdigit() and self._in_layer():
                 # A cost line of the function itself: position, then Ir.
-                layer_cost[fn] += int(line.split()[1])
+                self.layer_cost[self.fn] += int(line.split()[1])
             elif line.startswith("summary:"):
                 # The total of the collected events; "totals:" at the end can
                 # also hold costs collected outside the toggled function.
-                total = int(line.split()[1])
-    if total is None:
-        sys.exit(f"{path}: no summary line; is it a callgrind profile?")
-    return total, calls, layer_cost
+                self.total = int(line.split()[1])
+
+    def _add_call(self, callee_ob, callee_fn, count, inclusive):
+        if self.backend in callee_ob and self.backend not in (self.ob or ""):
+            self.backend_calls[callee_fn][0] += count
+            self.backend_calls[callee_fn][1] += inclusive
+        if self._in_layer() and self.layer not in callee_ob and self.backend not in callee_ob:
+            self.layer_cost[self.fn] += inclusive
 
 
 def outside_cost(total, calls, reference_calls, iterations):
@@ -126,13 +138,14 @@ def main():
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
     for op in args.ops.split(","):
         ref_path = os.path.join(args.dir, f"cg.{args.reference}.{op}")
-        ref_total, ref_calls, _ = parse_profile(ref_path, args.backend)
+        ref = Profile(ref_path, args.backend)
+        ref_total, ref_calls = ref.total, ref.backend_calls
         ref_outside, _ = outside_cost(ref_total, ref_calls, ref_calls, n)
         print(f"| {op} | {args.reference} | {ref_total / n:.0f} | | "
               f"{ref_outside / n:.0f} | | | {calls_per_op(ref_calls, n)} |")
         for module in modules:
-            total, calls, _ = parse_profile(os.path.join(args.dir, f"cg.{module}.{op}"),
-                                            args.backend)
+            profile = Profile(os.path.join(args.dir, f"cg.{module}.{op}"), args.backend)
+            total, calls = profile.total, profile.backend_calls
             outside, extra = outside_cost(total, calls, ref_calls, n)
             layer = (outside - ref_outside) / n
             goal = ""
@@ -158,8 +171,8 @@ def print_breakdown(args):
     print("| --- | --- | ---: |")
     for op in args.ops.split(","):
         path = os.path.join(args.dir, f"cg.{args.goal_module}.{op}")
-        _, _, layer_cost = parse_profile(path, args.backend, args.breakdown)
-        for fn, cost in layer_cost.most_common():
+        profile = Profile(path, args.backend, args.breakdown)
+        for fn, cost in profile.layer_cost.most_common():
             if cost / n >= 0.5:
                 print(f"| {op} | {fn} | {cost / n:.0f} |")
 
