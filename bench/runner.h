@@ -8,7 +8,7 @@
 #include "bench.h"
 
 #define BENCH_MAX_THREADS 16
-#define BENCH_MAX_ROUNDS  100
+#define BENCH_MAX_ROUNDS  1000
 
 struct bench_plan {
 	const struct bench_op *ops[16];
