@@ -636,6 +636,86 @@ static void test_mech_extractable_rejected(void)
 	CU_ASSERT_EQUAL(fixture_count_objects(), before);
 }
 
+#ifndef BYOK_THROUGH_MODULE
+/*
+ * A backend that has CKM_RSA_AES_KEY_WRAP itself: it reports the mechanism
+ * and records the call, and does the unwrap by the composition over
+ * SoftHSM. The mech layer must pass the call on, with the template made
+ * sensitive and non-extractable, and still check the imported key.
+ */
+static int native_calls;
+static int native_template_tight;
+static struct hsmux_backend direct; /* the SoftHSM backend that does the work */
+
+static CK_RV native_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
+				   CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+{
+	if (type != CKM_RSA_AES_KEY_WRAP)
+		return direct.ops->get_mechanism_info(&direct, slot, type, info);
+	*info = (CK_MECHANISM_INFO){2048, 4096, CKF_UNWRAP};
+	return CKR_OK;
+}
+
+static CK_RV native_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s,
+			       CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping_key,
+			       CK_BYTE_PTR wrapped, CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl,
+			       CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+{
+	int sensitive = 0, extractable = 1;
+
+	if (mech->mechanism == CKM_RSA_AES_KEY_WRAP) {
+		native_calls++;
+		for (CK_ULONG i = 0; i < count; i++) {
+			if (tmpl[i].type == CKA_SENSITIVE)
+				sensitive = *(CK_BBOOL *)tmpl[i].pValue == CK_TRUE;
+			if (tmpl[i].type == CKA_EXTRACTABLE)
+				extractable = *(CK_BBOOL *)tmpl[i].pValue == CK_TRUE;
+		}
+		native_template_tight = sensitive && !extractable;
+	}
+	return hsmux_mech_unwrap_key(&direct, s, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
+				     count, key);
+}
+
+static void test_mech_native_pass_through(void)
+{
+	struct hsmux_backend_ops ops = *fx.be.ops;
+	struct hsmux_backend native = fx.be;
+	EVP_PKEY *good = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	CK_MECHANISM_TYPE list[256];
+	CK_ULONG n = 256, before = fixture_count_objects(), rsa_aes = 0;
+	CK_OBJECT_HANDLE key;
+
+	direct = fx.be;
+	ops.get_mechanism_info = native_mechanism_info;
+	ops.unwrap_key = native_unwrap_key;
+	native.ops = &ops;
+
+	/* The backend's own mechanism is not listed twice. */
+	CU_ASSERT_EQUAL(hsmux_mech_get_mechanism_list(&native, fx.slot, list, &n), CKR_OK);
+	for (CK_ULONG i = 0; i < n; i++)
+		rsa_aes += list[i] == CKM_RSA_AES_KEY_WRAP;
+	CU_ASSERT_EQUAL(rsa_aes, 1);
+
+	/* import_private() goes through fx.be, so point it at the native backend. */
+	fx.be = native;
+	CU_ASSERT_EQUAL(import_private(good, CKK_RSA, &key), CKR_OK);
+	CU_ASSERT_EQUAL(native_calls, 1);
+	CU_ASSERT_TRUE(native_template_tight);
+	CU_ASSERT_EQUAL(fixture_count_objects(), before + 1);
+	fx.fl->C_DestroyObject(fx.session, key);
+
+	CU_ASSERT_EQUAL(import_private(small, CKK_RSA, &key), CKR_KEY_SIZE_RANGE);
+	CU_ASSERT_EQUAL(native_calls, 2);
+	CU_ASSERT_EQUAL(fixture_count_objects(), before);
+	fx.be = direct;
+
+	EVP_PKEY_free(good);
+	EVP_PKEY_free(small);
+}
+#endif
+
 static int suite_init(void)
 {
 #ifdef BYOK_THROUGH_MODULE
@@ -680,6 +760,9 @@ int main(int argc, char **argv)
 		{"test_mech_ec_curve_rejected", test_mech_ec_curve_rejected},
 		{"test_mech_type_mismatch", test_mech_type_mismatch},
 		{"test_mech_extractable_rejected", test_mech_extractable_rejected},
+#ifndef BYOK_THROUGH_MODULE
+		{"test_mech_native_pass_through", test_mech_native_pass_through},
+#endif
 	};
 	CU_pSuite suite;
 	unsigned int failures;
