@@ -3,7 +3,9 @@
 #   1. one process generates keys and exits; a new process signs with them;
 #   2. kill -9 during key generation, three times: afterwards every key that
 #      C_GenerateKeyPair returned is there, a half-made key pair is either
-#      whole or absent, every key signs, and no temporary file is left.
+#      whole or absent, every key signs, and no temporary file is left;
+#   3. two processes started at once on the same state: the second waits for
+#      the first one's lock on the libtpms state, and both keys sets remain.
 # Usage: test_tpm_persist.sh TPM_PERSIST MODULE
 set -euo pipefail
 
@@ -44,3 +46,13 @@ for delay in 0.7 1.3 2.1; do
 	[ "$leftovers" = 0 ] || fail "temporary files left after restart: $leftovers"
 	echo "kill -9 at ${delay}s: $made keys reported, $found keys in a consistent store"
 done
+
+"$PERSIST" gen "$MODULE" "$DIR" 2 >"$DIR/a.out" &
+a=$!
+"$PERSIST" gen "$MODULE" "$DIR" 2 >"$DIR/b.out" &
+b=$!
+wait "$a" || fail "the first of two concurrent processes failed"
+wait "$b" || fail "the second of two concurrent processes failed"
+out=$("$PERSIST" check "$MODULE" "$DIR") || fail "store inconsistent after two writers: $out"
+[ "$out" = "keys $((expected + 4))" ] || fail "expected $((expected + 4)) keys, got '$out'"
+echo "two processes at once: both added their keys, $((expected + 4)) keys in the store"

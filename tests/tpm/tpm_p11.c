@@ -30,6 +30,7 @@ bool tpm_p11_load(const char *module)
 
 bool tpm_p11_config(const char *dir, const char *extra)
 {
+	const char *tcti = getenv("HSMUX_TEST_TPM_TCTI");
 	char path[4096];
 	FILE *f;
 
@@ -37,7 +38,12 @@ bool tpm_p11_config(const char *dir, const char *extra)
 	f = fopen(path, "w");
 	if (!f)
 		return false;
-	fprintf(f, "[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/tpm\n%s", dir, extra ? extra : "");
+	if (tcti)
+		fprintf(f, "[backend:tpm]\ntype = tpm\ntcti = %s\nstore = %s/store\n%s", tcti, dir,
+			extra ? extra : "");
+	else
+		fprintf(f, "[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/tpm\n%s", dir,
+			extra ? extra : "");
 	fclose(f);
 	return setenv("HSMUX_CONF", path, 1) == 0;
 }

@@ -20,7 +20,8 @@ bool tpm_p11_load(const char *module);
 
 /*
  * Writes DIR/hsmux.conf with [backend:tpm] type = tpm, tcti = libtpms:DIR/tpm
- * plus extra lines (may be NULL), and points HSMUX_CONF at it.
+ * plus extra lines (may be NULL), and points HSMUX_CONF at it. With
+ * HSMUX_TEST_TPM_TCTI set, that is the tcti and the store is DIR/store.
  */
 bool tpm_p11_config(const char *dir, const char *extra);
 
