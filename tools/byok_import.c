@@ -72,9 +72,12 @@ static size_t candidate_types(struct import_ctx *c, CK_KEY_TYPE *types)
 	if (c->args->type && parse_type(c->args->type, &types[0]))
 		return 1;
 	if (c->pub) {
-		types[0] = EVP_PKEY_is_a(c->pub, "RSA")	    ? CKK_RSA
-			   : EVP_PKEY_is_a(c->pub, "ED25519") ? CKK_EC_EDWARDS
-							      : CKK_EC;
+		if (EVP_PKEY_is_a(c->pub, "RSA"))
+			types[0] = CKK_RSA;
+		else if (EVP_PKEY_is_a(c->pub, "ED25519"))
+			types[0] = CKK_EC_EDWARDS;
+		else
+			types[0] = CKK_EC;
 		return 1;
 	}
 	if (kwp_len <= 40) {

@@ -225,7 +225,7 @@ roundtrip() {
 	check_aes rt-aes "$T/rt-aes.key"
 }
 
-# expect_error MESSAGE ARGS...: the import fails, says MESSAGE and leaves no object.
+# expect_error MESSAGE ARGS...: the import fails, prints MESSAGE and leaves no object.
 expect_error() {
 	local message=$1 before err
 	shift

@@ -1,8 +1,8 @@
 /*
- * A SoftHSM token in a temporary directory, reached either through SoftHSM
- * itself, with a backend instance whose ops call SoftHSM directly so that
- * the mech layer is tested without the router in front, or through
- * libhsmux.so with one softhsm backend over the same kind of store.
+ * A SoftHSM token in a temporary directory. The tests reach it in one of
+ * two ways. Through SoftHSM itself, a backend instance whose ops call
+ * SoftHSM directly tests the mech layer without the router in front.
+ * Through libhsmux.so, one softhsm backend serves the same kind of store.
  */
 #ifndef HSMUX_TEST_SOFTHSM_FIXTURE_H
 #define HSMUX_TEST_SOFTHSM_FIXTURE_H
@@ -34,7 +34,7 @@ int fixture_init(const char *module, int hsmux);
 const char *fixture_trace_path(void);
 void fixture_cleanup(void);
 
-/* Counts every object that the session sees, token and session objects alike. */
+/* Counts the objects that the session can find, token and session objects alike. */
 CK_ULONG fixture_count_objects(void);
 
 /*

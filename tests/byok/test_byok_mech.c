@@ -318,7 +318,11 @@ static void test_mech_import_ed25519(void)
 
 static const EVP_CIPHER *aes_ecb(size_t len)
 {
-	return len == 16 ? EVP_aes_128_ecb() : len == 24 ? EVP_aes_192_ecb() : EVP_aes_256_ecb();
+	if (len == 16)
+		return EVP_aes_128_ecb();
+	if (len == 24)
+		return EVP_aes_192_ecb();
+	return EVP_aes_256_ecb();
 }
 
 /* Encrypts one block with key in the token and with the original bytes in OpenSSL. */
