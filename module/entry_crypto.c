@@ -1,5 +1,6 @@
 /* The exported C_* functions for encryption, digests and signatures. */
 #include "module/entry.h"
+#include "module/policy/policy.h"
 
 /* Some backends answer a bad key handle as a bad object handle; the spec wants the key code. */
 static inline CK_RV key_rv(CK_RV rv)
@@ -14,6 +15,8 @@ CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE
 
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, encrypt_init, mech, key));
 	return traced("C_EncryptInit", h, rv);
@@ -65,6 +68,8 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
+		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_DECRYPT, mech, key);
+	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, decrypt_init, mech, key));
 	return traced("C_DecryptInit", h, rv);
 }
@@ -115,6 +120,8 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech)
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
+		rv = hsmux_policy_check_mechanism(&s, mech);
+	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, digest_init, mech);
 	return traced("C_DigestInit", h, rv);
 }
@@ -150,6 +157,8 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
 	CK_RV rv = hsmux_session_get(h, &s);
 
 	if (rv == CKR_OK)
+		rv = hsmux_policy_check_digest_key(&s, key);
+	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, digest_key, key);
 	return traced("C_DigestKey", h, rv);
 }
@@ -173,6 +182,8 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE ke
 
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, sign_init, mech, key));
 	return traced("C_SignInit", h, rv);
@@ -223,6 +234,8 @@ CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HA
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
+		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN_RECOVER, mech, key);
+	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, sign_recover_init, mech, key));
 	return traced("C_SignRecoverInit", h, rv);
 }
@@ -247,6 +260,8 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE 
 
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_VERIFY, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, verify_init, mech, key));
 	return traced("C_VerifyInit", h, rv);
@@ -296,6 +311,8 @@ CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_
 
 	if (rv == CKR_OK && !mech)
 		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK)
+		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_VERIFY_RECOVER, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, verify_recover_init, mech, key));
 	return traced("C_VerifyRecoverInit", h, rv);

@@ -7,6 +7,7 @@
 
 #include "module/entry.h"
 #include "module/mech/mech.h"
+#include "module/policy/policy.h"
 
 #define HSMUX_MANUFACTURER "hsmux project"
 #define HSMUX_DESCRIPTION "hsmux PKCS#11 router"
@@ -164,7 +165,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_P
 	if (rv == CKR_OK && !count)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = hsmux_mech_get_mechanism_list(sl.be, sl.bslot, list, count);
+		rv = hsmux_policy_get_mechanism_list(sl.be, sl.bslot, list, count);
 	return traced("C_GetMechanismList", slot, rv);
 }
 
@@ -175,6 +176,8 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_I
 
 	if (rv == CKR_OK && !info)
 		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK && !hsmux_policy_mechanism_allowed(sl.be, type))
+		rv = CKR_MECHANISM_INVALID;
 	if (rv == CKR_OK)
 		rv = hsmux_mech_get_mechanism_info(sl.be, sl.bslot, type, info);
 	return traced("C_GetMechanismInfo", slot, rv);
@@ -189,6 +192,8 @@ CK_RV C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_SLOT_CALL(sl, init_token, pin, pin_len, label);
+	if (rv == CKR_OK)
+		hsmux_policy_forget_slot(sl.be, sl.bslot);
 	return traced("C_InitToken", slot, rv);
 }
 
@@ -249,6 +254,7 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE h)
 	if (rv != CKR_OK)
 		return traced("C_CloseSession", h, rv);
 	rv = s.be->ops->close_session(s.be, s.bsess);
+	hsmux_policy_forget_session_objects(s.be, s.vslot & 0xFFFFFFFFUL);
 	/* Closed either way: a backend that lost the session already has nothing to close. */
 	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
 		rv = CKR_OK;
@@ -263,6 +269,7 @@ CK_RV C_CloseAllSessions(CK_SLOT_ID slot)
 	if (rv == CKR_OK) {
 		hsmux_session_remove_slot(slot);
 		rv = BACKEND_SLOT_CALL(sl, close_all_sessions);
+		hsmux_policy_forget_session_objects(sl.be, sl.bslot);
 	}
 	return traced("C_CloseAllSessions", slot, rv);
 }
@@ -289,7 +296,7 @@ CK_RV C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG_PTR s
 	if (rv == CKR_OK && !state_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, get_operation_state, state, state_len);
+		rv = hsmux_policy_get_operation_state(&s, state, state_len);
 	return traced("C_GetOperationState", h, rv);
 }
 
@@ -302,7 +309,7 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG state
 	if (rv == CKR_OK && !state)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, set_operation_state, state, state_len, enc_key, auth_key);
+		rv = hsmux_policy_set_operation_state(&s);
 	return traced("C_SetOperationState", h, rv);
 }
 

@@ -1,5 +1,6 @@
 /* The exported C_* functions for key generation, wrapping, derivation and random numbers. */
 #include "module/entry.h"
+#include "module/policy/policy.h"
 #include "module/mech/mech.h"
 
 CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl,
@@ -11,7 +12,7 @@ CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR
 	if (rv == CKR_OK && (!mech || bad_buf(tmpl, count) || !key))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, generate_key, mech, tmpl, count, key);
+		rv = hsmux_policy_generate_key(&s, mech, tmpl, count, key);
 	return traced("C_GenerateKey", h, rv);
 }
 
@@ -26,8 +27,8 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE
 			     bad_buf(priv_tmpl, priv_count) || !pub || !priv))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, generate_key_pair, mech, pub_tmpl, pub_count, priv_tmpl,
-				  priv_count, pub, priv);
+		rv = hsmux_policy_generate_key_pair(&s, mech, pub_tmpl, pub_count, priv_tmpl,
+						    priv_count, pub, priv);
 	return traced("C_GenerateKeyPair", h, rv);
 }
 
@@ -40,7 +41,7 @@ CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wra
 	if (rv == CKR_OK && (!mech || !wrapped_len))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, wrap_key, mech, wrapping_key, key, wrapped, wrapped_len);
+		rv = hsmux_policy_wrap_key(&s, mech, wrapping_key, key, wrapped, wrapped_len);
 	return traced("C_WrapKey", h, rv);
 }
 
@@ -55,8 +56,8 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE u
 	    (!mech || bad_buf(wrapped, wrapped_len) || bad_buf(tmpl, count) || !key))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = hsmux_mech_unwrap_key(s.be, s.bsess, mech, unwrapping_key, wrapped,
-					   wrapped_len, tmpl, count, key);
+		rv = hsmux_policy_unwrap_key(&s, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
+					     count, key);
 	return traced("C_UnwrapKey", h, rv);
 }
 
@@ -69,7 +70,7 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE b
 	if (rv == CKR_OK && (!mech || bad_buf(tmpl, count)))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, derive_key, mech, base_key, tmpl, count, key);
+		rv = hsmux_policy_derive_key(&s, mech, base_key, tmpl, count, key);
 	return traced("C_DeriveKey", h, rv);
 }
 

@@ -1,5 +1,6 @@
 /* The exported C_* functions for objects and object search. */
 #include "module/entry.h"
+#include "module/policy/policy.h"
 
 CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
 		     CK_OBJECT_HANDLE_PTR obj)
@@ -10,7 +11,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
 	if (rv == CKR_OK && (bad_buf(tmpl, count) || !obj))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, create_object, tmpl, count, obj);
+		rv = hsmux_policy_create_object(&s, tmpl, count, obj);
 	return traced("C_CreateObject", h, rv);
 }
 
@@ -23,7 +24,7 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR t
 	if (rv == CKR_OK && (bad_buf(tmpl, count) || !new_obj))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, copy_object, obj, tmpl, count, new_obj);
+		rv = hsmux_policy_copy_object(&s, obj, tmpl, count, new_obj);
 	return traced("C_CopyObject", h, rv);
 }
 
@@ -33,7 +34,7 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 	CK_RV rv = hsmux_session_get(h, &s);
 
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, destroy_object, obj);
+		rv = hsmux_policy_destroy_object(&s, obj);
 	return traced("C_DestroyObject", h, rv);
 }
 
@@ -58,7 +59,7 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUT
 	if (rv == CKR_OK && bad_buf(tmpl, count))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, get_attribute_value, obj, tmpl, count);
+		rv = hsmux_policy_get_attribute_value(&s, obj, tmpl, count);
 	return traced("C_GetAttributeValue", h, rv);
 }
 
@@ -71,7 +72,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUT
 	if (rv == CKR_OK && bad_buf(tmpl, count))
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
-		rv = BACKEND_CALL(s, set_attribute_value, obj, tmpl, count);
+		rv = hsmux_policy_set_attribute_value(&s, obj, tmpl, count);
 	return traced("C_SetAttributeValue", h, rv);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "module/config.h"
+#include "module/policy/policy.h"
 #include "module/router.h"
 #include "module/trace.h"
 
@@ -331,6 +332,9 @@ static CK_RV create_backend(struct hsmux_backend *be, const struct hsmux_config_
 	rv = check_keys(sec, be->ops, err, len);
 	if (rv != CKR_OK)
 		return rv;
+	rv = hsmux_policy_config(&be->policy, sec, err, len);
+	if (rv != CKR_OK)
+		return rv;
 	hsmux_trace(HSMUX_TRACE_CONFIG, "backend '%s' of type %s", be->name, type);
 	return be->ops->create(be, sec, err, len);
 }
@@ -340,6 +344,7 @@ static void destroy_backends(struct hsmux_backend *backends, size_t n)
 	for (size_t i = n; i-- > 0;) {
 		if (backends[i].ops && backends[i].priv)
 			backends[i].ops->destroy(&backends[i]);
+		hsmux_policy_free(backends[i].policy);
 		free(backends[i].name);
 	}
 	free(backends);
@@ -549,6 +554,7 @@ static CK_RV reinit_after_fork_locked(void)
 
 	router.forked = false;
 	sessions_clear_locked();
+	hsmux_policy_forget_all();
 	for (size_t i = 0; i < router.n_backends; i++) {
 		struct hsmux_backend *be = &router.backends[i];
 
@@ -591,6 +597,7 @@ static CK_RV first_init_locked(void)
 		atomic_store(&router.ready, false);
 		hsmux_error("listing the slots of the backends failed: %s", hsmux_rv_name(rv));
 		destroy_backends(router.backends, router.n_backends);
+		hsmux_policy_forget_all();
 		router.backends = NULL;
 		router.n_backends = 0;
 		hsmux_config_free(cfg);
@@ -638,6 +645,7 @@ CK_RV hsmux_router_finalize(void)
 	pthread_mutex_unlock(&router.lock);
 
 	destroy_backends(router.backends, router.n_backends);
+	hsmux_policy_forget_all();
 	router.backends = NULL;
 	router.n_backends = 0;
 	hsmux_config_free(router.cfg);

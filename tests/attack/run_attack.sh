@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs hsmux-attack on a fresh token store that it deletes afterwards.
 #   run_attack.sh softhsm ATTACK_BIN SOFTHSM_MODULE [hsmux-attack options]
-#   run_attack.sh hsmux ATTACK_BIN LIBHSMUX POLICY [hsmux-attack options]
-# POLICY is written into the backend section as "policy = POLICY".
+#   run_attack.sh hsmux ATTACK_BIN LIBHSMUX SETTINGS [hsmux-attack options]
+# SETTINGS are policy lines for the backend section, separated by '|'
+# ("policy = compat|weak-template = reject").
 set -eu
 mode=$1 bin=$2 module=$3
 shift 3
@@ -17,11 +18,11 @@ softhsm)
 	SOFTHSM2_CONF=$dir/softhsm2.conf "$bin" "$@" "$module"
 	;;
 hsmux)
-	policy=$1
+	settings=$1
 	shift
 	mkdir "$dir/store"
-	printf '[backend:soft]\ntype = softhsm\nstore = %s/store\npolicy = %s\n' \
-		"$dir" "$policy" >"$dir/hsmux.conf"
+	printf '[backend:soft]\ntype = softhsm\nstore = %s/store\n' "$dir" >"$dir/hsmux.conf"
+	printf '%s\n' "$settings" | tr '|' '\n' >>"$dir/hsmux.conf"
 	HSMUX_CONF=$dir/hsmux.conf "$bin" "$@" "$module"
 	;;
 *)
