@@ -94,7 +94,7 @@ static int write_config(int hsmux)
 	if (!hsmux)
 		return setenv("SOFTHSM2_CONF", path, 1);
 	setenv("XDG_DATA_HOME", fx.dir, 1);
-	setenv("HSMUX_DEBUG", "mech", 1);
+	setenv("HSMUX_DEBUG", "mech,policy", 1);
 	setenv("HSMUX_DEBUG_FILE", trace_path, 1);
 	return setenv("HSMUX_CONF", path, 1);
 }
@@ -163,7 +163,10 @@ void fixture_cleanup(void)
 		fx.fl->C_Finalize(NULL);
 	if (fx.dl)
 		dlclose(fx.dl);
-	if (fx.dir[0] && strncmp(fx.dir, "/tmp/test_byok_mech.", 20) == 0) {
+	/* BYOK_KEEP=1 keeps the store and the trace for a look after a failure. */
+	if (getenv("BYOK_KEEP"))
+		fprintf(stderr, "test fixture: kept %s\n", fx.dir);
+	else if (fx.dir[0] && strncmp(fx.dir, "/tmp/test_byok_mech.", 20) == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "test fixture: cannot remove %s\n", fx.dir);
