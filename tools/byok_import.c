@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "byok.h"
 #include "byok_file.h"
 #include "byok_p11.h"
 #include "byok_pubkey.h"
+#include "cli_info.h"
 
 /* The length of the random CKA_ID that an imported key gets without --id. */
 #define IMPORT_ID_LEN 16
@@ -321,13 +323,18 @@ static void print_imported(struct import_ctx *c, CK_KEY_TYPE type)
 {
 	char *uri = byok_key_uri(c->t.label, c->args->label, c->id, c->id_len,
 				 type == CKK_AES ? "secret-key" : "private");
+	json_t *root;
 
-	if (c->cli->json)
-		printf("{\"uri\": \"%s\", \"key_type\": \"%s\"}\n", uri ? uri : "",
-		       key_type_name(type));
-	else
+	if (c->cli->json) {
+		root = json_pack("{s:s, s:s, s:s}", "label", c->args->label, "key_type",
+				 key_type_name(type), "uri", uri ? uri : "");
+		if (root)
+			cli_print_json(root);
+		json_decref(root);
+	} else {
 		printf("Imported %s key '%s' on token '%s'.\n%s\n", key_type_name(type),
 		       c->args->label, c->t.label, uri ? uri : "");
+	}
 	free(uri);
 }
 

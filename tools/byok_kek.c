@@ -5,9 +5,12 @@
 
 #include <openssl/pem.h>
 
+#include <jansson.h>
+
 #include "byok.h"
 #include "byok_file.h"
 #include "byok_p11.h"
+#include "cli_info.h"
 
 /* The length of the random CKA_ID that a new KEK gets. */
 #define KEK_ID_LEN 16
@@ -17,13 +20,18 @@ static void print_kek(struct cli *cli, struct byok_token *t, const char *label,
 {
 	char *uri = byok_key_uri(t->label, label, id, id_len, "private");
 	char fingerprint[80] = "";
+	json_t *root;
 
 	byok_kek_fingerprint(pub, fingerprint, sizeof(fingerprint));
-	if (cli->json)
-		printf("{\"kid\": \"%s\", \"fingerprint\": \"%s\"}\n", uri ? uri : "",
-		       fingerprint);
-	else
+	if (cli->json) {
+		root = json_pack("{s:s, s:s, s:s}", "label", label, "kid", uri ? uri : "",
+				 "fingerprint", fingerprint);
+		if (root)
+			cli_print_json(root);
+		json_decref(root);
+	} else {
 		printf("kid: %s\nfingerprint: %s\n", uri ? uri : "", fingerprint);
+	}
 	free(uri);
 }
 

@@ -219,7 +219,12 @@ roundtrip() {
 	h byok wrap --kek-pub "$T/kek.pem" --key "$T/rt-aes.key" --aes --out "$T/rt-aes.byok"
 	import_key "$T/rt-rsa.byok" rt-rsa
 	import_key "$T/rt-ec.byok" rt-ec --pub "$T/rt-ec.pub"
-	import_key "$T/rt-aes.byok" rt-aes
+	h --json byok import --token byok --kek kek --in "$T/rt-aes.byok" --label rt-aes \
+		--id "$(key_id rt-aes)" >"$T/rt-aes.json" || fail "JSON import of rt-aes failed"
+	/usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
+assert d["label"] == "rt-aes" and d["key_type"] == "AES", d
+assert d["uri"].startswith("pkcs11:token=byok;object=rt-aes;id="), d' "$T/rt-aes.json" ||
+		fail "import --json printed: $(cat "$T/rt-aes.json")"
 	check_rsa rt-rsa "$T/rt-rsa.pem"
 	check_ec rt-ec "$T/rt-ec.pem" 97
 	check_aes rt-aes "$T/rt-aes.key"

@@ -588,6 +588,38 @@ static void test_mech_kek_not_import_only(void)
 	free(blob);
 }
 
+/* A blob wrapped for one KEK, unwrapped under another. */
+static void test_mech_other_kek(void)
+{
+	EVP_PKEY *other_pub = NULL;
+	CK_OBJECT_HANDLE other = fixture_rsa_kek(2048, 0, &other_pub);
+	unsigned char target[32] = {4}, *blob = NULL;
+	CK_KEY_TYPE aes = CKK_AES;
+	CK_ATTRIBUTE tmpl[] = {
+		{CKA_CLASS, &class_secret, sizeof(class_secret)},
+		{CKA_KEY_TYPE, &aes, sizeof(aes)},
+		{CKA_TOKEN, &no, sizeof(no)},
+	};
+	CK_ULONG before = fixture_count_objects();
+	CK_OBJECT_HANDLE key;
+	size_t len = 0;
+	char err[256];
+
+	CU_ASSERT_NOT_EQUAL_FATAL(other, CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(
+		byok_rsa_aes_wrap(other_pub, BYOK_OAEP_SHA1, target, 32, &blob, &len, err, 256),
+		0);
+	CU_ASSERT_NOT_EQUAL(unwrap_blob(kek, CKM_SHA_1, 256, blob, len, tmpl, 3, &key), CKR_OK);
+	CU_ASSERT_EQUAL(key, CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL(fixture_count_objects(), before);
+	CU_ASSERT_EQUAL(unwrap_blob(other, CKM_SHA_1, 256, blob, len, tmpl, 3, &key), CKR_OK);
+	CU_ASSERT_EQUAL(fixture_count_objects(), before + 1);
+	fx.fl->C_DestroyObject(fx.session, key);
+	fx.fl->C_DestroyObject(fx.session, other);
+	EVP_PKEY_free(other_pub);
+	free(blob);
+}
+
 static void test_mech_rsa_too_small(void)
 {
 	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
@@ -767,6 +799,7 @@ int main(int argc, char **argv)
 		{"test_mech_oaep_sha256_rejected", test_mech_oaep_sha256_rejected},
 		{"test_mech_bad_params", test_mech_bad_params},
 		{"test_mech_kek_not_import_only", test_mech_kek_not_import_only},
+		{"test_mech_other_kek", test_mech_other_kek},
 		{"test_mech_rsa_too_small", test_mech_rsa_too_small},
 		{"test_mech_ec_curve_rejected", test_mech_ec_curve_rejected},
 		{"test_mech_type_mismatch", test_mech_type_mismatch},
