@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "sd_fixture.h"
 
@@ -294,4 +295,107 @@ EVP_PKEY *fx_read_privkey(const char *path)
 	if (f)
 		fclose(f);
 	return k;
+}
+
+static void fx_path(char *out, size_t len, const char *dir, const char *name)
+{
+	snprintf(out, len, "%s/%s", dir, name);
+}
+
+void fx_make_custodians(const char *dir)
+{
+	for (int i = 1; i <= 4; i++) {
+		char path[PATH_MAX], name[32];
+		EVP_PKEY *k = EVP_RSA_gen(2048);
+		FILE *f;
+
+		snprintf(name, sizeof(name), "c%d.key", i);
+		fx_path(path, sizeof(path), dir, name);
+		f = fopen(path, "w");
+		PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+		fclose(f);
+		EVP_PKEY_free(k);
+	}
+}
+
+CK_RV fx_activate(struct mod *m, const char *dir, int first, const char *sd_name)
+{
+	unsigned char *der[3] = {0};
+	size_t len[3];
+	char path[PATH_MAX], name[32], err[512] = "";
+	CK_RV rv;
+
+	for (int i = 0; i < 3; i++) {
+		EVP_PKEY *k;
+
+		snprintf(name, sizeof(name), "c%d.key", first + i);
+		fx_path(path, sizeof(path), dir, name);
+		k = fx_read_privkey(path);
+		len[i] = (size_t)i2d_PUBKEY(k, &der[i]);
+		EVP_PKEY_free(k);
+	}
+	fx_path(path, sizeof(path), dir, sd_name);
+	rv = m->admin->sd_activate(m->s, (const unsigned char *const *)der, len, 3, 2, path, err,
+				   sizeof(err));
+	if (rv != CKR_OK)
+		fprintf(stderr, "sd_activate (expected to fail on a second call): %s\n", err);
+	for (int i = 0; i < 3; i++)
+		OPENSSL_free(der[i]);
+	return rv;
+}
+
+static bool write_upload(const char *dir, const struct sd_doc *doc, const struct sd_secret *key,
+			 const char *out_name)
+{
+	char path[PATH_MAX], err[256], *upload = NULL;
+	EVP_PKEY *exchange;
+	bool ok;
+
+	fx_path(path, sizeof(path), dir, "exchange.pem");
+	exchange = fx_read_pubkey(path);
+	ok = exchange && sd_upload_create(doc, key, exchange, &upload, err, sizeof(err));
+	fx_path(path, sizeof(path), dir, out_name);
+	ok = ok && fx_write(path, upload, strlen(upload));
+	EVP_PKEY_free(exchange);
+	free(upload);
+	return ok;
+}
+
+bool fx_recover(const char *dir, const int *which, size_t n, const char *out_name,
+		struct sd_secret *key, char *report, size_t report_len)
+{
+	const char *names[4] = {"c1.key", "c2.key", "c3.key", "c4.key"};
+	const char *picked[4];
+	EVP_PKEY *keys[4] = {0};
+	struct sd_secret rebuilt = {0};
+	char path[PATH_MAX];
+	struct sd_doc doc;
+	char *text;
+	size_t len;
+	bool ok;
+
+	fx_path(path, sizeof(path), dir, "sd.json");
+	text = (char *)fx_read(path, &len);
+	if (!text || !sd_doc_parse(text, len, &doc, report, report_len)) {
+		free(text);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		fx_path(path, sizeof(path), dir, names[which[i] - 1]);
+		keys[i] = fx_read_privkey(path);
+		picked[i] = names[which[i] - 1];
+	}
+	ok = sd_doc_recover(&doc, keys, picked, n, &rebuilt, report, report_len);
+	if (ok && out_name)
+		ok = write_upload(dir, &doc, &rebuilt, out_name);
+	if (ok && key) {
+		*key = rebuilt;
+		rebuilt.data = NULL;
+	}
+	sd_secret_cleanup(&rebuilt);
+	for (size_t i = 0; i < n; i++)
+		EVP_PKEY_free(keys[i]);
+	sd_doc_cleanup(&doc);
+	free(text);
+	return ok;
 }

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "hsmux/admin.h"
+#include "module/admin/sd_file.h"
 
 #define SD_TEST_SO_PIN "12345678"
 #define SD_TEST_USER_PIN "userpin1"
@@ -52,5 +53,20 @@ bool fx_write(const char *path, const void *data, size_t len);
 unsigned char *fx_read(const char *path, size_t *len);
 EVP_PKEY *fx_read_pubkey(const char *path);
 EVP_PKEY *fx_read_privkey(const char *path);
+
+/* Writes custodian keys c1.key .. c4.key (PEM, RSA 2048) into dir; c4 is no custodian. */
+void fx_make_custodians(const char *dir);
+
+/* Activates the token of m with custodians first..first+2 and quorum 2; sd.json goes to dir/sd_name. */
+CK_RV fx_activate(struct mod *m, const char *dir, int first, const char *sd_name);
+
+/*
+ * The custodians' offline step, as `hsmux sd recover` does it: rebuilds the
+ * key of dir/sd.json from custodian keys which[] and writes dir/out_name for
+ * dir/exchange.pem (out_name NULL: no upload file). With key not NULL the
+ * rebuilt key is handed over.
+ */
+bool fx_recover(const char *dir, const int *which, size_t n, const char *out_name,
+		struct sd_secret *key, char *report, size_t report_len);
 
 #endif

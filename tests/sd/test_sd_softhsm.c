@@ -26,50 +26,6 @@ static void path_of(char *out, const char *name)
 	snprintf(out, PATH_MAX, "%s/%s", dir, name);
 }
 
-/* Custodian keys c1..c4 as PEM private keys; c4 is no custodian. */
-static void make_custodians(void)
-{
-	for (int i = 1; i <= 4; i++) {
-		char path[PATH_MAX], name[32];
-		EVP_PKEY *k = EVP_RSA_gen(2048);
-		FILE *f;
-
-		snprintf(name, sizeof(name), "c%d.key", i);
-		path_of(path, name);
-		f = fopen(path, "w");
-		PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
-		fclose(f);
-		EVP_PKEY_free(k);
-	}
-}
-
-/* Activates the token of m with custodians first..first+2 and quorum 2. */
-static CK_RV activate(struct mod *m, int first, const char *sd_name)
-{
-	unsigned char *der[3] = {0};
-	size_t len[3];
-	char path[PATH_MAX], name[32], err[512] = "";
-	CK_RV rv;
-
-	for (int i = 0; i < 3; i++) {
-		EVP_PKEY *k;
-
-		snprintf(name, sizeof(name), "c%d.key", first + i);
-		path_of(path, name);
-		k = fx_read_privkey(path);
-		len[i] = (size_t)i2d_PUBKEY(k, &der[i]);
-		EVP_PKEY_free(k);
-	}
-	path_of(path, sd_name);
-	rv = m->admin->sd_activate(m->s, (const unsigned char *const *)der, len, 3, 2, path, err,
-				   sizeof(err));
-	if (rv != CKR_OK)
-		fprintf(stderr, "sd_activate: %s\n", err);
-	for (int i = 0; i < 3; i++)
-		OPENSSL_free(der[i]);
-	return rv;
-}
-
 static int step_source(void *arg)
 {
 	struct mod m;
@@ -82,7 +38,7 @@ static int step_source(void *arg)
 	if (m.admin->backup(m.s, path, err, sizeof(err)) != CKR_KEY_NEEDED ||
 	    !strstr(err, "hsmux sd download"))
 		return 2;
-	if (activate(&m, 1, "sd.json") != CKR_OK || activate(&m, 1, "sd2.json") == CKR_OK)
+	if (fx_activate(&m, dir, 1, "sd.json") != CKR_OK || fx_activate(&m, dir, 1, "sd2.json") == CKR_OK)
 		return 3;
 	if (m.admin->sd_fingerprint(m.s, fp, err, sizeof(err)) != CKR_OK)
 		return 4;
@@ -110,47 +66,6 @@ static int step_target_init(void *arg)
 	}
 	fx_close(&m);
 	return 0;
-}
-
-/* The custodians' offline step, as `hsmux sd recover` does it. */
-static bool recover(const int *which, size_t n, const char *out_name, char *report,
-		    size_t report_len)
-{
-	char path[PATH_MAX], name[32], err[256];
-	const char *names[3] = {"c1.key", "c2.key", "c3.key"};
-	EVP_PKEY *keys[3] = {0}, *exchange;
-	struct sd_secret key = {0};
-	struct sd_doc doc;
-	char *text, *upload = NULL;
-	size_t len;
-	bool ok;
-
-	path_of(path, "sd.json");
-	text = (char *)fx_read(path, &len);
-	if (!text || !sd_doc_parse(text, len, &doc, report, report_len))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "c%d.key", which[i]);
-		path_of(path, name);
-		keys[i] = fx_read_privkey(path);
-		names[i] = which[i] == 1 ? "c1.key" : which[i] == 2 ? "c2.key" : "c3.key";
-	}
-	path_of(path, "exchange.pem");
-	exchange = fx_read_pubkey(path);
-	ok = sd_doc_recover(&doc, keys, names, n, &key, report, report_len) &&
-	     sd_upload_create(&doc, &key, exchange, &upload, err, sizeof(err));
-	if (ok) {
-		path_of(path, out_name);
-		ok = fx_write(path, upload, strlen(upload));
-	}
-	sd_secret_cleanup(&key);
-	for (size_t i = 0; i < n; i++)
-		EVP_PKEY_free(keys[i]);
-	EVP_PKEY_free(exchange);
-	sd_doc_cleanup(&doc);
-	free(upload);
-	free(text);
-	return ok;
 }
 
 /* Gives a flipped copy of a file to fn for a spread of byte positions; counts acceptances. */
@@ -250,7 +165,7 @@ static int step_other_domain(void *arg)
 	unsigned char before[32], after[32];
 
 	if (!fx_open(&m, fx_config(dir, "c")) || !fx_init_token(&m, "C") ||
-	    activate(&m, 2, "sd-c.json") != CKR_OK)
+	    fx_activate(&m, dir, 2, "sd-c.json") != CKR_OK)
 		return 1;
 	path_of(store, "c");
 	if (!fx_token_dir(store, tok, sizeof(tok)) || !fx_dir_digest(tok, before))
@@ -273,9 +188,9 @@ static void test_sd_softhsm_round_trip(void)
 	CU_ASSERT_EQUAL_FATAL(fx_run(step_source, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(fx_run(step_target_init, NULL), 0);
 
-	CU_ASSERT_FALSE(recover(one, 1, "upload1.json", report, sizeof(report)));
+	CU_ASSERT_FALSE(fx_recover(dir, one, 1, "upload1.json", NULL, report, sizeof(report)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(report, "only 1 valid share of the 2 needed"));
-	CU_ASSERT_TRUE_FATAL(recover(two, 2, "upload.json", report, sizeof(report)));
+	CU_ASSERT_TRUE_FATAL(fx_recover(dir, two, 2, "upload.json", NULL, report, sizeof(report)));
 
 	CU_ASSERT_EQUAL_FATAL(fx_run(step_target_restore, NULL), 0);
 	CU_ASSERT_EQUAL(fx_run(step_target_check, NULL), 0);
@@ -292,7 +207,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	unsetenv("SOFTHSM2_CONF");
-	make_custodians();
+	fx_make_custodians(dir);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("sd_softhsm", NULL, NULL);
