@@ -23,45 +23,46 @@
 
 static void byok_usage(FILE *out)
 {
-	fputs("Usage: hsmux byok kek create --token TOKEN --label KEK [--bits 2048|3072|4096]\n"
-	      "       hsmux byok kek export --token TOKEN --label KEK --out KEK.pem\n"
-	      "       hsmux byok wrap --kek-pub KEK.pem --key KEYFILE [--aes] [--kid ID]\n"
-	      "                       [--oaep sha1|sha256] --out KEY.byok [--pub-out PUB.pem]\n"
-	      "       hsmux byok import --token TOKEN --kek KEK --in KEY.byok --label LABEL\n"
-	      "                         [--id HEX] [--oaep sha1|sha256] [--type TYPE] [--pub FILE]\n"
-	      "\n"
-	      "kek create  generates an RSA key-exchange key on the token that can only unwrap\n"
-	      "            (sensitive, non-extractable) and prints its kid, a pkcs11: URI.\n"
-	      "kek export  writes the KEK's public key as PEM, for the customer.\n"
-	      "wrap        (customer side, no token needed) wraps KEYFILE under the KEK with\n"
-	      "            CKM_RSA_AES_KEY_WRAP into a .byok file: a fresh AES-256 key under\n"
-	      "            RSA-OAEP, and the key under AES key wrap with padding (RFC 5649).\n"
-	      "            KEYFILE is a PEM or DER private key (RSA 2048-4096, EC P-256, P-384,\n"
-	      "            P-521 or secp256k1, Ed25519), or 16, 24 or 32 raw bytes with --aes.\n"
-	      "import      unwraps a .byok file into a sensitive, non-extractable token key\n"
-	      "            (sign for RSA, EC and Ed25519; encrypt and decrypt for AES), makes\n"
-	      "            the matching public key object, and prints the key's URI.\n"
-	      "\n"
-	      "Options:\n"
-	      "      --token TOKEN     the token, by label or pkcs11:token=LABEL\n"
-	      "      --label LABEL     kek: the KEK's label; import: the new key's label\n"
-	      "      --bits N          kek create: RSA modulus size in bits (default 3072)\n"
-	      "      --out FILE        where to write the PEM or the .byok file\n"
-	      "      --kek-pub FILE    wrap: the KEK's public key (PEM or DER)\n"
-	      "      --key FILE        wrap: the key to wrap\n"
-	      "      --aes             wrap: KEYFILE holds raw AES key bytes\n"
-	      "      --kid ID          wrap: the KEK's identifier to record (default: the\n"
-	      "                        KEK's fingerprint, sha256:HEX of its public key)\n"
-	      "      --oaep HASH       RSA-OAEP hash, also for MGF1: sha1 (default) or sha256\n"
-	      "      --pub-out FILE    wrap: also write the key's public key (PEM)\n"
-	      "      --kek KEK         import: the label of the KEK\n"
-	      "      --in FILE         import: the .byok file\n"
-	      "      --id HEX          import: the new key's CKA_ID (default: 16 random bytes)\n"
-	      "      --type TYPE       import: rsa, ec, ed25519 or aes (default: found out)\n"
-	      "      --pub FILE        import: the key's public key; needed for Ed25519\n"
-	      "      --pin-file FILE   file whose first line is the user PIN (else HSMUX_PIN)\n"
-	      "  -h, --help            show this help\n",
-	      out);
+	fputs(
+	    "Usage: hsmux byok kek create --token TOKEN --label KEK [--bits 2048|3072|4096]\n"
+	    "       hsmux byok kek export --token TOKEN --label KEK --out KEK.pem\n"
+	    "       hsmux byok wrap --kek-pub KEK.pem --key KEYFILE [--aes] [--kid ID]\n"
+	    "                       [--oaep sha1|sha256] --out KEY.byok [--pub-out PUB.pem]\n"
+	    "       hsmux byok import --token TOKEN --kek KEK --in KEY.byok --label LABEL\n"
+	    "                         [--id HEX] [--oaep sha1|sha256] [--type TYPE] [--pub FILE]\n"
+	    "\n"
+	    "kek create  generates an RSA key-exchange key on the token that can only unwrap\n"
+	    "            (sensitive, non-extractable) and prints its kid, a pkcs11: URI.\n"
+	    "kek export  writes the KEK's public key as PEM, for the customer.\n"
+	    "wrap        (customer side, no token needed) wraps KEYFILE under the KEK with\n"
+	    "            CKM_RSA_AES_KEY_WRAP into a .byok file: a fresh AES-256 key under\n"
+	    "            RSA-OAEP, and the key under AES key wrap with padding (RFC 5649).\n"
+	    "            KEYFILE is a PEM or DER private key (RSA 2048-4096, EC P-256, P-384,\n"
+	    "            P-521 or secp256k1, Ed25519), or 16, 24 or 32 raw bytes with --aes.\n"
+	    "import      unwraps a .byok file into a sensitive, non-extractable token key\n"
+	    "            (sign for RSA, EC and Ed25519; encrypt and decrypt for AES), makes\n"
+	    "            the matching public key object, and prints the key's URI.\n"
+	    "\n"
+	    "Options:\n"
+	    "      --token TOKEN     the token, by label or pkcs11:token=LABEL\n"
+	    "      --label LABEL     kek: the KEK's label; import: the new key's label\n"
+	    "      --bits N          kek create: RSA modulus size in bits (default 3072)\n"
+	    "      --out FILE        where to write the PEM or the .byok file\n"
+	    "      --kek-pub FILE    wrap: the KEK's public key (PEM or DER)\n"
+	    "      --key FILE        wrap: the key to wrap\n"
+	    "      --aes             wrap: KEYFILE holds raw AES key bytes\n"
+	    "      --kid ID          wrap: the KEK's identifier to record (default: the\n"
+	    "                        KEK's fingerprint, sha256:HEX of its public key)\n"
+	    "      --oaep HASH       RSA-OAEP hash, also for MGF1: sha1 (default) or sha256\n"
+	    "      --pub-out FILE    wrap: also write the key's public key (PEM)\n"
+	    "      --kek KEK         import: the label of the KEK\n"
+	    "      --in FILE         import: the .byok file\n"
+	    "      --id HEX          import: the new key's CKA_ID (default: 16 random bytes)\n"
+	    "      --type TYPE       import: rsa, ec, ed25519 or aes (default: found out)\n"
+	    "      --pub FILE        import: the key's public key; needed for Ed25519\n"
+	    "      --pin-file FILE   file whose first line is the user PIN (else HSMUX_PIN)\n"
+	    "  -h, --help            show this help\n",
+	    out);
 }
 
 enum {
@@ -86,20 +87,48 @@ enum {
 static int set_option(struct byok_args *args, int opt)
 {
 	switch (opt) {
-	case OPT_TOKEN: args->token = optarg; break;
-	case OPT_LABEL: args->label = optarg; break;
-	case OPT_OUT: args->out = optarg; break;
-	case OPT_KEK_PUB: args->kek_pub = optarg; break;
-	case OPT_KEY: args->key = optarg; break;
-	case OPT_AES: args->aes = true; break;
-	case OPT_KID: args->kid = optarg; break;
-	case OPT_PUB_OUT: args->pub_out = optarg; break;
-	case OPT_KEK: args->kek = optarg; break;
-	case OPT_IN: args->in = optarg; break;
-	case OPT_ID: args->id_hex = optarg; break;
-	case OPT_TYPE: args->type = optarg; break;
-	case OPT_PUB: args->pub = optarg; break;
-	case OPT_PIN_FILE: args->pin_file = optarg; break;
+	case OPT_TOKEN:
+		args->token = optarg;
+		break;
+	case OPT_LABEL:
+		args->label = optarg;
+		break;
+	case OPT_OUT:
+		args->out = optarg;
+		break;
+	case OPT_KEK_PUB:
+		args->kek_pub = optarg;
+		break;
+	case OPT_KEY:
+		args->key = optarg;
+		break;
+	case OPT_AES:
+		args->aes = true;
+		break;
+	case OPT_KID:
+		args->kid = optarg;
+		break;
+	case OPT_PUB_OUT:
+		args->pub_out = optarg;
+		break;
+	case OPT_KEK:
+		args->kek = optarg;
+		break;
+	case OPT_IN:
+		args->in = optarg;
+		break;
+	case OPT_ID:
+		args->id_hex = optarg;
+		break;
+	case OPT_TYPE:
+		args->type = optarg;
+		break;
+	case OPT_PUB:
+		args->pub = optarg;
+		break;
+	case OPT_PIN_FILE:
+		args->pin_file = optarg;
+		break;
 	case OPT_BITS:
 		if (strcmp(optarg, "2048") != 0 && strcmp(optarg, "3072") != 0 &&
 		    strcmp(optarg, "4096") != 0) {
@@ -175,7 +204,7 @@ static int require(const char *command, ...)
 
 		if (!value && ret == 0) {
 			cli_error("`hsmux byok %s` needs --%s; see `hsmux byok --help`", command,
-				  name);
+			          name);
 			ret = CLI_EXIT_USAGE;
 		}
 	}
@@ -213,7 +242,7 @@ int byok_wrap_command(const struct byok_args *args)
 
 	kek = byok_kek_public_load(args->kek_pub, err, sizeof(err));
 	if (!kek || byok_target_load(args->key, args->aes, &target, &target_len, &type, &pub, err,
-				     sizeof(err)) != 0) {
+	                             sizeof(err)) != 0) {
 		cli_error("%s", err);
 		goto out;
 	}
@@ -223,7 +252,7 @@ int byok_wrap_command(const struct byok_args *args)
 		goto out;
 	}
 	if (byok_rsa_aes_wrap(kek, args->oaep, target, target_len, &file.ciphertext,
-			      &file.ciphertext_len, err, sizeof(err)) != 0) {
+	                      &file.ciphertext_len, err, sizeof(err)) != 0) {
 		cli_error("wrapping '%s' failed: %s", args->key, err);
 		goto out;
 	}
@@ -255,7 +284,7 @@ static int run_kek(struct cli *cli, const char *action, struct byok_args *args)
 	}
 	if (strcmp(action, "export") == 0) {
 		ret = require("kek export", "token", args->token, "label", args->label, "out",
-			      args->out, NULL);
+		              args->out, NULL);
 		return ret ? ret : byok_kek_export(cli, args);
 	}
 	cli_error("unknown action 'kek %s'; use `kek create` or `kek export`", action);
@@ -281,15 +310,15 @@ int cmd_byok(struct cli *cli, int argc, char **argv)
 
 	if (strcmp(sub, "kek") == 0)
 		return skip == 2 ? run_kek(cli, argv[2], &args)
-				 : require("kek", "action (create or export)", NULL, NULL);
+		                 : require("kek", "action (create or export)", NULL, NULL);
 	if (strcmp(sub, "wrap") == 0) {
 		ret = require("wrap", "kek-pub", args.kek_pub, "key", args.key, "out", args.out,
-			      NULL);
+		              NULL);
 		return ret ? ret : byok_wrap_command(&args);
 	}
 	if (strcmp(sub, "import") == 0) {
 		ret = require("import", "token", args.token, "kek", args.kek, "in", args.in,
-			      "label", args.label, NULL);
+		              "label", args.label, NULL);
 		return ret ? ret : byok_import(cli, &args);
 	}
 	cli_error("unknown byok command '%s'; see `hsmux byok --help`", sub);

@@ -18,7 +18,7 @@
 #define BYOK_FILE_MAX (64 * 1024)
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -110,7 +110,7 @@ out:
 
 /* Checks that obj has exactly the n members in names. */
 static int check_members(json_t *obj, const char *where, const char *const *names, size_t n,
-			 char *err, size_t err_len)
+                         char *err, size_t err_len)
 {
 	const char *key;
 	json_t *value;
@@ -137,7 +137,7 @@ static int check_members(json_t *obj, const char *where, const char *const *name
 }
 
 static const char *get_string(json_t *obj, const char *where, const char *name, char *err,
-			      size_t err_len)
+                              size_t err_len)
 {
 	json_t *value = json_object_get(obj, name);
 
@@ -154,15 +154,15 @@ static const char *get_string(json_t *obj, const char *where, const char *name, 
 
 /* Checks that member name of obj is the string expected. */
 static int check_fixed(json_t *obj, const char *where, const char *name, const char *expected,
-		       char *err, size_t err_len)
+                       char *err, size_t err_len)
 {
 	const char *value = get_string(obj, where, name, err, err_len);
 
 	if (!value)
 		return -1;
 	if (strcmp(value, expected) != 0) {
-		set_err(err, err_len, "%s member \"%s\" is \"%.40s\", expected \"%s\"", where,
-			name, value, expected);
+		set_err(err, err_len, "%s member \"%s\" is \"%.40s\", expected \"%s\"", where, name,
+		        value, expected);
 		return -1;
 	}
 	return 0;
@@ -195,8 +195,7 @@ static int parse_header(json_t *header, struct byok_file *f, char *err, size_t e
 
 static int parse_root(json_t *root, struct byok_file *f, char *err, size_t err_len)
 {
-	static const char *const names[] = {"schema_version", "header", "ciphertext",
-					    "generator"};
+	static const char *const names[] = {"schema_version", "header", "ciphertext", "generator"};
 	const char *text, *generator;
 
 	if (!json_is_object(root)) {
@@ -205,7 +204,7 @@ static int parse_root(json_t *root, struct byok_file *f, char *err, size_t err_l
 	}
 	if (check_members(root, "the top level", names, 4, err, err_len) != 0 ||
 	    check_fixed(root, "the top level", "schema_version", BYOK_SCHEMA_VERSION, err,
-			err_len) != 0)
+	                err_len) != 0)
 		return -1;
 	if (parse_header(json_object_get(root, "header"), f, err, err_len) != 0)
 		return -1;
@@ -217,8 +216,9 @@ static int parse_root(json_t *root, struct byok_file *f, char *err, size_t err_l
 	if (!f->generator || !text)
 		return -1;
 	if (byok_base64url_decode(text, &f->ciphertext, &f->ciphertext_len) != 0) {
-		set_err(err, err_len,
-			"member \"ciphertext\" is not base64url without padding (RFC 4648 section 5)");
+		set_err(
+		    err, err_len,
+		    "member \"ciphertext\" is not base64url without padding (RFC 4648 section 5)");
 		return -1;
 	}
 	if (f->ciphertext_len == 0) {
@@ -228,8 +228,7 @@ static int parse_root(json_t *root, struct byok_file *f, char *err, size_t err_l
 	return 0;
 }
 
-int byok_file_parse(const char *json, size_t len, struct byok_file *f, char *err,
-		    size_t err_len)
+int byok_file_parse(const char *json, size_t len, struct byok_file *f, char *err, size_t err_len)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -239,7 +238,7 @@ int byok_file_parse(const char *json, size_t len, struct byok_file *f, char *err
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		set_err(err, err_len, "invalid JSON at line %d, column %d: %s", jerr.line,
-			jerr.column, jerr.text);
+		        jerr.column, jerr.text);
 		return -1;
 	}
 	ret = parse_root(root, f, err, err_len);
@@ -271,8 +270,8 @@ int byok_file_read(const char *path, struct byok_file *f, char *err, size_t err_
 		goto out;
 	}
 	if (len > BYOK_FILE_MAX) {
-		set_err(err, err_len, "'%s' is larger than %d bytes; it is not a .byok file",
-			path, BYOK_FILE_MAX);
+		set_err(err, err_len, "'%s' is larger than %d bytes; it is not a .byok file", path,
+		        BYOK_FILE_MAX);
 		goto out;
 	}
 	if (byok_file_parse(buf, len, f, reason, sizeof(reason)) != 0) {
@@ -295,8 +294,8 @@ char *byok_file_format(const struct byok_file *f)
 	if (!ciphertext)
 		return NULL;
 	root = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s}", "schema_version",
-			 BYOK_SCHEMA_VERSION, "header", "kid", f->kid, "alg", BYOK_ALG, "enc",
-			 BYOK_ENC, "ciphertext", ciphertext, "generator", f->generator);
+	                 BYOK_SCHEMA_VERSION, "header", "kid", f->kid, "alg", BYOK_ALG, "enc",
+	                 BYOK_ENC, "ciphertext", ciphertext, "generator", f->generator);
 	if (root)
 		text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);

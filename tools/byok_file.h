@@ -22,8 +22,8 @@
 #include <stddef.h>
 
 #define BYOK_SCHEMA_VERSION "1.0.0"
-#define BYOK_ALG "dir"
-#define BYOK_ENC "CKM_RSA_AES_KEY_WRAP"
+#define BYOK_ALG            "dir"
+#define BYOK_ENC            "CKM_RSA_AES_KEY_WRAP"
 
 struct byok_file {
 	char *kid;
@@ -37,8 +37,7 @@ struct byok_file {
  * byok_file_cleanup(). Returns 0, or -1 with f empty and a one-line reason
  * (which member, what is wrong) in err.
  */
-int byok_file_parse(const char *json, size_t len, struct byok_file *f, char *err,
-		    size_t err_len);
+int byok_file_parse(const char *json, size_t len, struct byok_file *f, char *err, size_t err_len);
 
 /*
  * Reads and parses the file at path; the same contract as byok_file_parse(),

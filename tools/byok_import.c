@@ -50,7 +50,8 @@ static bool parse_type(const char *name, CK_KEY_TYPE *type)
 	static const struct {
 		const char *name;
 		CK_KEY_TYPE type;
-	} types[] = {{"rsa", CKK_RSA}, {"ec", CKK_EC}, {"ed25519", CKK_EC_EDWARDS}, {"aes", CKK_AES}};
+	} types[] = {
+	    {"rsa", CKK_RSA}, {"ec", CKK_EC}, {"ed25519", CKK_EC_EDWARDS}, {"aes", CKK_AES}};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		if (strcmp(name, types[i].name) == 0) {
@@ -68,8 +69,8 @@ static bool parse_type(const char *name, CK_KEY_TYPE *type)
  */
 static size_t candidate_types(struct import_ctx *c, CK_KEY_TYPE *types)
 {
-	size_t kwp_len = c->file.ciphertext_len > c->kek_len ? c->file.ciphertext_len - c->kek_len
-							     : 0;
+	size_t kwp_len =
+	    c->file.ciphertext_len > c->kek_len ? c->file.ciphertext_len - c->kek_len : 0;
 
 	if (c->args->type && parse_type(c->args->type, &types[0]))
 		return 1;
@@ -102,22 +103,22 @@ static CK_RV unwrap_as(struct import_ctx *c, CK_KEY_TYPE type, CK_OBJECT_HANDLE 
 	CK_RSA_AES_KEY_WRAP_PARAMS params = {256, &oaep};
 	CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &type, sizeof(type)},
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_PRIVATE, &yes, sizeof(yes)},
-		{CKA_SENSITIVE, &yes, sizeof(yes)},
-		{CKA_EXTRACTABLE, &no, sizeof(no)},
-		{CKA_LABEL, (void *)c->args->label, strlen(c->args->label)},
-		{CKA_ID, c->id, c->id_len},
-		{CKA_SIGN, &asymmetric, sizeof(asymmetric)},
-		{CKA_DECRYPT, &secret, sizeof(secret)},
-		{CKA_UNWRAP, &no, sizeof(no)},
-		{CKA_DERIVE, &no, sizeof(no)},
-		/* Secret keys only: */
-		{CKA_ENCRYPT, &yes, sizeof(yes)},
-		{CKA_WRAP, &no, sizeof(no)},
-		{CKA_VERIFY, &no, sizeof(no)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &type, sizeof(type)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_PRIVATE, &yes, sizeof(yes)},
+	    {CKA_SENSITIVE, &yes, sizeof(yes)},
+	    {CKA_EXTRACTABLE, &no, sizeof(no)},
+	    {CKA_LABEL, (void *)c->args->label, strlen(c->args->label)},
+	    {CKA_ID, c->id, c->id_len},
+	    {CKA_SIGN, &asymmetric, sizeof(asymmetric)},
+	    {CKA_DECRYPT, &secret, sizeof(secret)},
+	    {CKA_UNWRAP, &no, sizeof(no)},
+	    {CKA_DERIVE, &no, sizeof(no)},
+	    /* Secret keys only: */
+	    {CKA_ENCRYPT, &yes, sizeof(yes)},
+	    {CKA_WRAP, &no, sizeof(no)},
+	    {CKA_VERIFY, &no, sizeof(no)},
 	};
 	CK_ULONG count = sizeof(tmpl) / sizeof(tmpl[0]);
 
@@ -129,7 +130,7 @@ static CK_RV unwrap_as(struct import_ctx *c, CK_KEY_TYPE type, CK_OBJECT_HANDLE 
 		count -= 3;
 	*key = CK_INVALID_HANDLE;
 	return c->cli->fl->C_UnwrapKey(c->t.session, &mech, c->kek, c->file.ciphertext,
-				       c->file.ciphertext_len, tmpl, count, key);
+	                               c->file.ciphertext_len, tmpl, count, key);
 }
 
 /* Failures after which another key type may still succeed. */
@@ -141,51 +142,51 @@ static bool worth_another_type(CK_RV rv)
 }
 
 static void report_unwrap_failure(struct import_ctx *c, CK_RV rv, const CK_KEY_TYPE *types,
-				  size_t n)
+                                  size_t n)
 {
 	const char *in = c->args->in, *kek = c->args->kek;
 
 	switch (rv) {
 	case CKR_WRAPPED_KEY_LEN_RANGE:
 		cli_error("'%s' is truncated or damaged: its ciphertext does not fit KEK '%s'", in,
-			  kek);
+		          kek);
 		break;
 	case CKR_KEY_SIZE_RANGE:
 		cli_error("'%s' holds a key of a size that BYOK does not import; RSA keys need "
-			  "2048 to 4096 bits and AES keys 128, 192 or 256 bits",
-			  in);
+		          "2048 to 4096 bits and AES keys 128, 192 or 256 bits",
+		          in);
 		break;
 	case CKR_CURVE_NOT_SUPPORTED:
 		cli_error("'%s' holds an EC key on a curve that BYOK does not import; use P-256, "
-			  "P-384, P-521, secp256k1 or Ed25519",
-			  in);
+		          "P-384, P-521, secp256k1 or Ed25519",
+		          in);
 		break;
 	case CKR_MECHANISM_PARAM_INVALID:
 		cli_error("token '%s' cannot do RSA-OAEP with %s; wrap the key again with "
-			  "`--oaep sha1`",
-			  c->t.label, c->args->oaep == BYOK_OAEP_SHA256 ? "SHA-256" : "SHA-1");
+		          "`--oaep sha1`",
+		          c->t.label, c->args->oaep == BYOK_OAEP_SHA256 ? "SHA-256" : "SHA-1");
 		break;
 	case CKR_KEY_FUNCTION_NOT_PERMITTED:
 		cli_error("KEK '%s' on token '%s' is not import-only; create a KEK with `hsmux "
-			  "byok kek create`",
-			  kek, c->t.label);
+		          "byok kek create`",
+		          kek, c->t.label);
 		break;
 	default:
 		if (!worth_another_type(rv))
 			cli_error("importing '%s' on token '%s' failed: %s", in, c->t.label,
-				  cli_rv_name(rv));
+			          cli_rv_name(rv));
 		else if (n == 1)
 			cli_error("cannot unwrap '%s' under KEK '%s' as key type %s (%s): the "
-				  "file is damaged, was wrapped for another KEK or with another "
-				  "--oaep hash, holds another key type, or the token cannot unwrap "
-				  "%s keys",
-				  in, kek, key_type_name(types[0]), cli_rv_name(rv),
-				  key_type_name(types[0]));
+			          "file is damaged, was wrapped for another KEK or with another "
+			          "--oaep hash, holds another key type, or the token cannot unwrap "
+			          "%s keys",
+			          in, kek, key_type_name(types[0]), cli_rv_name(rv),
+			          key_type_name(types[0]));
 		else
 			cli_error("cannot unwrap '%s' under KEK '%s' (%s): the file is damaged, "
-				  "was wrapped for another KEK or with another --oaep hash, or "
-				  "holds a key type that the token cannot unwrap",
-				  in, kek, cli_rv_name(rv));
+			          "was wrapped for another KEK or with another --oaep hash, or "
+			          "holds a key type that the token cannot unwrap",
+			          in, kek, cli_rv_name(rv));
 	}
 }
 
@@ -197,7 +198,7 @@ static int unwrap_target(struct import_ctx *c, CK_OBJECT_HANDLE *key, CK_KEY_TYP
 
 	if (n == 1 && types[0] == CKK_EC_EDWARDS && !c->pub) {
 		cli_error("an Ed25519 import needs its public key: add --pub FILE (written by "
-			  "`hsmux byok wrap --pub-out`, or `openssl pkey -pubout`)");
+		          "`hsmux byok wrap --pub-out`, or `openssl pkey -pubout`)");
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -217,21 +218,21 @@ static int unwrap_target(struct import_ctx *c, CK_OBJECT_HANDLE *key, CK_KEY_TYP
 static int check_kek(struct import_ctx *c)
 {
 	static const CK_ATTRIBUTE_TYPE forbidden[] = {CKA_DECRYPT, CKA_SIGN, CKA_SIGN_RECOVER,
-						      CKA_DERIVE};
+	                                              CKA_DERIVE};
 	char fingerprint[80] = "";
 	CK_ULONG n, id_len = 0;
 	unsigned char *id;
 	EVP_PKEY *pub;
-	bool match;
+	bool match, import_only;
 
 	n = byok_find_key(&c->t, CKO_PRIVATE_KEY, CKK_RSA, c->args->kek, &c->kek);
 	if (n == (CK_ULONG)-1)
 		return 1;
 	if (n != 1) {
 		cli_error(n == 0 ? "token '%s' has no key-exchange key '%s'; create one with "
-				   "`hsmux byok kek create`"
-				 : "token '%s' has several RSA private keys labelled '%s'",
-			  c->t.label, c->args->kek);
+		                   "`hsmux byok kek create`"
+		                 : "token '%s' has several RSA private keys labelled '%s'",
+		          c->t.label, c->args->kek);
 		return 1;
 	}
 	pub = byok_token_rsa_public(&c->t, c->kek);
@@ -241,22 +242,22 @@ static int check_kek(struct import_ctx *c)
 	EVP_PKEY_free(pub);
 	id = byok_get_attr(&c->t, c->kek, CKA_ID, &id_len, NULL);
 	match = byok_kid_matches(c->file.kid, c->t.label, c->args->kek, id, id ? id_len : 0,
-				 fingerprint);
+	                         fingerprint);
 	free(id);
 	if (!match) {
 		cli_error("'%s' was wrapped for key '%s', not for KEK '%s' on token '%s'; import "
-			  "it under the KEK that its kid names",
-			  c->args->in, c->file.kid, c->args->kek, c->t.label);
+		          "it under the KEK that its kid names",
+		          c->args->in, c->file.kid, c->args->kek, c->t.label);
 		return 1;
 	}
-	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
-		if (byok_get_bool(&c->t, c->kek, forbidden[i]) ||
-		    !byok_get_bool(&c->t, c->kek, CKA_UNWRAP)) {
-			cli_error("key '%s' on token '%s' is not an import-only KEK (it may only "
-				  "unwrap); create one with `hsmux byok kek create`",
-				  c->args->kek, c->t.label);
-			return 1;
-		}
+	import_only = byok_get_bool(&c->t, c->kek, CKA_UNWRAP);
+	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
+		import_only = import_only && !byok_get_bool(&c->t, c->kek, forbidden[i]);
+	if (!import_only) {
+		cli_error("key '%s' on token '%s' is not an import-only KEK (it may only unwrap); "
+		          "create one with `hsmux byok kek create`",
+		          c->args->kek, c->t.label);
+		return 1;
 	}
 	return 0;
 }
@@ -268,14 +269,15 @@ static int prepare_target(struct import_ctx *c)
 	CK_OBJECT_HANDLE obj;
 
 	for (size_t i = 0; i < 3; i++) {
-		CK_ULONG n = byok_find_key(&c->t, classes[i], (CK_KEY_TYPE)-1, c->args->label, &obj);
+		CK_ULONG n =
+		    byok_find_key(&c->t, classes[i], (CK_KEY_TYPE)-1, c->args->label, &obj);
 
 		if (n == (CK_ULONG)-1)
 			return 1;
 		if (n > 0) {
 			cli_error("token '%s' already has a key labelled '%s'; choose another "
-				  "--label",
-				  c->t.label, c->args->label);
+			          "--label",
+			          c->t.label, c->args->label);
 			return 1;
 		}
 	}
@@ -322,12 +324,12 @@ static int load_inputs(struct import_ctx *c)
 static void print_imported(struct import_ctx *c, CK_KEY_TYPE type)
 {
 	char *uri = byok_key_uri(c->t.label, c->args->label, c->id, c->id_len,
-				 type == CKK_AES ? "secret-key" : "private");
+	                         type == CKK_AES ? "secret-key" : "private");
 	json_t *root;
 
 	if (c->cli->json) {
 		root = json_pack("{s:s, s:s, s:s}", "label", c->args->label, "key_type",
-				 key_type_name(type), "uri", uri ? uri : "");
+		                 key_type_name(type), "uri", uri ? uri : "");
 		if (root)
 			cli_print_json(root);
 		json_decref(root);
@@ -356,7 +358,7 @@ int byok_import(struct cli *cli, const struct byok_args *args)
 
 	/* No half-made import: without its public key object, the private key goes too. */
 	if (type != CKK_AES && byok_public_object_create(&c.t, key, type, c.pub, args->label, c.id,
-							 c.id_len, &pub_obj) != 0) {
+	                                                 c.id_len, &pub_obj) != 0) {
 		cli->fl->C_DestroyObject(c.t.session, key);
 		goto out;
 	}

@@ -16,7 +16,7 @@
 #define KEK_ID_LEN 16
 
 static void print_kek(struct cli *cli, struct byok_token *t, const char *label,
-		      const unsigned char *id, size_t id_len, EVP_PKEY *pub)
+                      const unsigned char *id, size_t id_len, EVP_PKEY *pub)
 {
 	char *uri = byok_key_uri(t->label, label, id, id_len, "private");
 	char fingerprint[80] = "";
@@ -25,7 +25,7 @@ static void print_kek(struct cli *cli, struct byok_token *t, const char *label,
 	byok_kek_fingerprint(pub, fingerprint, sizeof(fingerprint));
 	if (cli->json) {
 		root = json_pack("{s:s, s:s, s:s}", "label", label, "kid", uri ? uri : "",
-				 "fingerprint", fingerprint);
+		                 "fingerprint", fingerprint);
 		if (root)
 			cli_print_json(root);
 		json_decref(root);
@@ -37,30 +37,40 @@ static void print_kek(struct cli *cli, struct byok_token *t, const char *label,
 
 /* The KEK's templates: the private key may only unwrap, the public key nothing in the token. */
 static CK_RV generate_kek(struct byok_token *t, const char *label, const unsigned char *id,
-			  CK_ULONG bits, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+                          CK_ULONG bits, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	static CK_BYTE exponent[] = {0x01, 0x00, 0x01};
 	CK_MECHANISM gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 	CK_ATTRIBUTE pub_tmpl[] = {
-		{CKA_TOKEN, &yes, sizeof(yes)},	     {CKA_PRIVATE, &no, sizeof(no)},
-		{CKA_LABEL, (void *)label, strlen(label)}, {CKA_ID, (void *)id, KEK_ID_LEN},
-		{CKA_MODULUS_BITS, &bits, sizeof(bits)}, {CKA_PUBLIC_EXPONENT, exponent, 3},
-		{CKA_ENCRYPT, &no, sizeof(no)},	     {CKA_WRAP, &no, sizeof(no)},
-		{CKA_VERIFY, &no, sizeof(no)},	     {CKA_VERIFY_RECOVER, &no, sizeof(no)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_PRIVATE, &no, sizeof(no)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_ID, (void *)id, KEK_ID_LEN},
+	    {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+	    {CKA_PUBLIC_EXPONENT, exponent, 3},
+	    {CKA_ENCRYPT, &no, sizeof(no)},
+	    {CKA_WRAP, &no, sizeof(no)},
+	    {CKA_VERIFY, &no, sizeof(no)},
+	    {CKA_VERIFY_RECOVER, &no, sizeof(no)},
 	};
 	CK_ATTRIBUTE priv_tmpl[] = {
-		{CKA_TOKEN, &yes, sizeof(yes)},	      {CKA_PRIVATE, &yes, sizeof(yes)},
-		{CKA_LABEL, (void *)label, strlen(label)}, {CKA_ID, (void *)id, KEK_ID_LEN},
-		{CKA_SENSITIVE, &yes, sizeof(yes)},	      {CKA_EXTRACTABLE, &no, sizeof(no)},
-		{CKA_UNWRAP, &yes, sizeof(yes)},	      {CKA_DECRYPT, &no, sizeof(no)},
-		{CKA_SIGN, &no, sizeof(no)},	      {CKA_SIGN_RECOVER, &no, sizeof(no)},
-		{CKA_DERIVE, &no, sizeof(no)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_PRIVATE, &yes, sizeof(yes)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_ID, (void *)id, KEK_ID_LEN},
+	    {CKA_SENSITIVE, &yes, sizeof(yes)},
+	    {CKA_EXTRACTABLE, &no, sizeof(no)},
+	    {CKA_UNWRAP, &yes, sizeof(yes)},
+	    {CKA_DECRYPT, &no, sizeof(no)},
+	    {CKA_SIGN, &no, sizeof(no)},
+	    {CKA_SIGN_RECOVER, &no, sizeof(no)},
+	    {CKA_DERIVE, &no, sizeof(no)},
 	};
 
 	return t->cli->fl->C_GenerateKeyPair(t->session, &gen, pub_tmpl,
-					     sizeof(pub_tmpl) / sizeof(pub_tmpl[0]), priv_tmpl,
-					     sizeof(priv_tmpl) / sizeof(priv_tmpl[0]), pub, priv);
+	                                     sizeof(pub_tmpl) / sizeof(pub_tmpl[0]), priv_tmpl,
+	                                     sizeof(priv_tmpl) / sizeof(priv_tmpl[0]), pub, priv);
 }
 
 int byok_kek_create(struct cli *cli, const struct byok_args *args)
@@ -80,8 +90,8 @@ int byok_kek_create(struct cli *cli, const struct byok_args *args)
 		goto out;
 	if (n > 0) {
 		cli_error("token '%s' already has a private key labelled '%s'; choose another "
-			  "--label",
-			  t.label, args->label);
+		          "--label",
+		          t.label, args->label);
 		goto out;
 	}
 	rv = cli->fl->C_GenerateRandom(t.session, id, sizeof(id));
@@ -89,7 +99,7 @@ int byok_kek_create(struct cli *cli, const struct byok_args *args)
 		rv = generate_kek(&t, args->label, id, args->bits, &pub, &priv);
 	if (rv != CKR_OK) {
 		cli_error("generating RSA-%u KEK '%s' on token '%s' failed: %s", args->bits,
-			  args->label, t.label, cli_rv_name(rv));
+		          args->label, t.label, cli_rv_name(rv));
 		goto out;
 	}
 	pkey = byok_token_rsa_public(&t, pub);
@@ -115,8 +125,8 @@ static int find_kek_object(struct byok_token *t, const char *label, CK_OBJECT_HA
 		return 1;
 	if (n == 0) {
 		cli_error("token '%s' has no key-exchange key '%s'; create one with `hsmux byok "
-			  "kek create --token '%s' --label '%s'`",
-			  t->label, label, t->label, label);
+		          "kek create --token '%s' --label '%s'`",
+		          t->label, label, t->label, label);
 		return 1;
 	}
 	if (n > 1) {
@@ -156,7 +166,7 @@ int byok_kek_export(struct cli *cli, const struct byok_args *args)
 	pkey = byok_token_rsa_public(&t, obj);
 	if (!pkey) {
 		cli_error("cannot read the public key of KEK '%s' on token '%s'", args->label,
-			  t.label);
+		          t.label);
 		goto out;
 	}
 	if (write_pem(pkey, args->out) != 0) {

@@ -11,8 +11,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-int byok_token_open(struct cli *cli, const char *token, const char *pin_file,
-		    struct byok_token *t)
+int byok_token_open(struct cli *cli, const char *token, const char *pin_file, struct byok_token *t)
 {
 	CK_TOKEN_INFO info;
 
@@ -40,12 +39,12 @@ void byok_token_close(struct byok_token *t)
 }
 
 CK_ULONG byok_find_key(struct byok_token *t, CK_OBJECT_CLASS cls, CK_KEY_TYPE key_type,
-		       const char *label, CK_OBJECT_HANDLE *obj)
+                       const char *label, CK_OBJECT_HANDLE *obj)
 {
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_LABEL, (void *)label, strlen(label)},
-		{CKA_KEY_TYPE, &key_type, sizeof(key_type)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_KEY_TYPE, &key_type, sizeof(key_type)},
 	};
 	CK_FUNCTION_LIST_PTR fl = t->cli->fl;
 	CK_OBJECT_HANDLE found[2];
@@ -58,7 +57,7 @@ CK_ULONG byok_find_key(struct byok_token *t, CK_OBJECT_CLASS cls, CK_KEY_TYPE ke
 	fl->C_FindObjectsFinal(t->session);
 	if (rv != CKR_OK) {
 		cli_error("searching token '%s' for '%s' failed: %s", t->label, label,
-			  cli_rv_name(rv));
+		          cli_rv_name(rv));
 		return (CK_ULONG)-1;
 	}
 	if (n > 0)
@@ -67,7 +66,7 @@ CK_ULONG byok_find_key(struct byok_token *t, CK_OBJECT_CLASS cls, CK_KEY_TYPE ke
 }
 
 unsigned char *byok_get_attr(struct byok_token *t, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-			     CK_ULONG *len, CK_RV *rv_out)
+                             CK_ULONG *len, CK_RV *rv_out)
 {
 	CK_ATTRIBUTE attr = {type, NULL, 0};
 	unsigned char *buf = NULL;
@@ -78,7 +77,7 @@ unsigned char *byok_get_attr(struct byok_token *t, CK_OBJECT_HANDLE obj, CK_ATTR
 		buf = malloc(attr.ulValueLen + 1);
 		attr.pValue = buf;
 		rv = buf ? t->cli->fl->C_GetAttributeValue(t->session, obj, &attr, 1)
-			 : CKR_HOST_MEMORY;
+		         : CKR_HOST_MEMORY;
 	}
 	if (rv != CKR_OK || !buf) {
 		free(buf);
@@ -123,8 +122,8 @@ static char *pct_encode(char *out, const unsigned char *in, size_t len, bool all
 	return out;
 }
 
-char *byok_key_uri(const char *token, const char *label, const unsigned char *id,
-		   size_t id_len, const char *type)
+char *byok_key_uri(const char *token, const char *label, const unsigned char *id, size_t id_len,
+                   const char *type)
 {
 	size_t cap = 64 + 3 * (strlen(token) + strlen(label) + id_len) + strlen(type);
 	char *uri = malloc(cap), *p;
@@ -193,7 +192,7 @@ static long pct_decode(const char *text, size_t len, unsigned char *out)
 
 /* Checks one "name=value" of a URI's path; *named counts object and id attributes. */
 static bool uri_attr_matches(const char *attr, size_t len, const char *token, const char *label,
-			     const unsigned char *id, size_t id_len, int *named)
+                             const unsigned char *id, size_t id_len, int *named)
 {
 	const char *eq = memchr(attr, '=', len);
 	unsigned char value[256];
@@ -222,7 +221,7 @@ static bool uri_attr_matches(const char *attr, size_t len, const char *token, co
 }
 
 static bool uri_matches(const char *uri, const char *token, const char *label,
-			const unsigned char *id, size_t id_len)
+                        const unsigned char *id, size_t id_len)
 {
 	const char *p = uri + strlen("pkcs11:");
 	size_t path_len = strcspn(p, "?");
@@ -246,7 +245,7 @@ static bool uri_matches(const char *uri, const char *token, const char *label,
 }
 
 bool byok_kid_matches(const char *kid, const char *token, const char *label,
-		      const unsigned char *id, size_t id_len, const char *fingerprint)
+                      const unsigned char *id, size_t id_len, const char *fingerprint)
 {
 	if (strncmp(kid, "pkcs11:", 7) == 0)
 		return uri_matches(kid, token, label, id, id_len);
@@ -256,7 +255,7 @@ bool byok_kid_matches(const char *kid, const char *token, const char *label,
 }
 
 EVP_PKEY *byok_rsa_public(const unsigned char *n, size_t n_len, const unsigned char *e,
-			  size_t e_len)
+                          size_t e_len)
 {
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	BIGNUM *bn_n = BN_bin2bn(n, (int)n_len, NULL), *bn_e = BN_bin2bn(e, (int)e_len, NULL);

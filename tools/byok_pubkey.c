@@ -13,7 +13,7 @@
 #include <openssl/rand.h>
 
 /* Room for an ECDSA signature (r || s) on P-521 and for its uncompressed point. */
-#define EC_MAX_SIG 132
+#define EC_MAX_SIG   132
 #define EC_MAX_POINT 133
 
 EVP_PKEY *byok_public_load(const char *path, char *err, size_t err_len)
@@ -26,8 +26,8 @@ EVP_PKEY *byok_public_load(const char *path, char *err, size_t err_len)
 		snprintf(err, err_len, "cannot open '%s'", path);
 		return NULL;
 	}
-	dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL, EVP_PKEY_PUBLIC_KEY, NULL,
-					     NULL);
+	dctx =
+	    OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL, EVP_PKEY_PUBLIC_KEY, NULL, NULL);
 	if (!dctx || OSSL_DECODER_from_bio(dctx, bio) != 1) {
 		EVP_PKEY_free(pkey);
 		pkey = NULL;
@@ -40,8 +40,7 @@ EVP_PKEY *byok_public_load(const char *path, char *err, size_t err_len)
 }
 
 static int token_sign(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE type,
-		      const unsigned char *in, size_t in_len, unsigned char *sig,
-		      CK_ULONG *sig_len)
+                      const unsigned char *in, size_t in_len, unsigned char *sig, CK_ULONG *sig_len)
 {
 	CK_MECHANISM mech = {type, NULL, 0};
 	CK_RV rv = t->cli->fl->C_SignInit(t->session, &mech, priv);
@@ -50,13 +49,13 @@ static int token_sign(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_
 		rv = t->cli->fl->C_Sign(t->session, (CK_BYTE_PTR)in, in_len, sig, sig_len);
 	if (rv != CKR_OK)
 		cli_error("the imported key on token '%s' cannot sign: %s", t->label,
-			  cli_rv_name(rv));
+		          cli_rv_name(rv));
 	return rv == CKR_OK ? 0 : -1;
 }
 
 /* Verifies a raw ECDSA signature (r || s) over digest. */
 static bool ecdsa_verify(EVP_PKEY *pub, const unsigned char *digest, size_t digest_len,
-			 const unsigned char *sig, CK_ULONG sig_len)
+                         const unsigned char *sig, CK_ULONG sig_len)
 {
 	ECDSA_SIG *esig = ECDSA_SIG_new();
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pub, NULL);
@@ -65,7 +64,7 @@ static bool ecdsa_verify(EVP_PKEY *pub, const unsigned char *digest, size_t dige
 	bool ok = false;
 
 	if (esig && ECDSA_SIG_set0(esig, BN_bin2bn(sig, (int)sig_len / 2, NULL),
-				   BN_bin2bn(sig + sig_len / 2, (int)sig_len / 2, NULL)) == 1)
+	                           BN_bin2bn(sig + sig_len / 2, (int)sig_len / 2, NULL)) == 1)
 		der_len = i2d_ECDSA_SIG(esig, &der);
 	if (der_len > 0 && ctx && EVP_PKEY_verify_init(ctx) == 1)
 		ok = EVP_PKEY_verify(ctx, der, (size_t)der_len, digest, digest_len) == 1;
@@ -102,7 +101,7 @@ static EVP_PKEY *ec_public_from_point(int nid, const unsigned char *point, size_
  * point R with x = r and the given y parity: Q = r^-1 (s R - e G).
  */
 static EVP_PKEY *ec_candidate(const EC_GROUP *group, int nid, const BIGNUM *r, const BIGNUM *s,
-			      const BIGNUM *e, int y_bit, BN_CTX *bn)
+                              const BIGNUM *e, int y_bit, BN_CTX *bn)
 {
 	const BIGNUM *order = EC_GROUP_get0_order(group);
 	EC_POINT *big_r = EC_POINT_new(group), *q = EC_POINT_new(group);
@@ -117,8 +116,7 @@ static EVP_PKEY *ec_candidate(const EC_GROUP *group, int nid, const BIGNUM *r, c
 	    !BN_mod_sub(u1, order, u1, order, bn) || !BN_mod_mul(u2, s, r_inv, order, bn) ||
 	    EC_POINT_mul(group, q, u1, big_r, u2, bn) != 1)
 		goto out;
-	len = EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, point, sizeof(point),
-				 bn);
+	len = EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, point, sizeof(point), bn);
 	if (len > 0)
 		pkey = ec_public_from_point(nid, point, len);
 out:
@@ -173,8 +171,7 @@ out:
 }
 
 /* Checks that the token's key signs under pub: the user's public key belongs to it. */
-static int prove_pair(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_KEY_TYPE type,
-		      EVP_PKEY *pub)
+static int prove_pair(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_KEY_TYPE type, EVP_PKEY *pub)
 {
 	unsigned char challenge[32], sig[EC_MAX_SIG];
 	CK_ULONG sig_len = sizeof(sig);
@@ -224,21 +221,21 @@ static size_t der_octet_string(const unsigned char *in, size_t len, unsigned cha
 }
 
 static int create_object(struct byok_token *t, CK_KEY_TYPE type, CK_ATTRIBUTE *key_attrs,
-			 CK_ULONG key_count, const char *label, const unsigned char *id,
-			 size_t id_len, CK_OBJECT_HANDLE *obj)
+                         CK_ULONG key_count, const char *label, const unsigned char *id,
+                         size_t id_len, CK_OBJECT_HANDLE *obj)
 {
 	static CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
 	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE tmpl[12] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &type, sizeof(type)},
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_PRIVATE, &no, sizeof(no)},
-		{CKA_LABEL, (void *)label, strlen(label)},
-		{CKA_ID, (void *)id, id_len},
-		{CKA_VERIFY, &yes, sizeof(yes)},
-		{CKA_ENCRYPT, &no, sizeof(no)},
-		{CKA_WRAP, &no, sizeof(no)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &type, sizeof(type)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_PRIVATE, &no, sizeof(no)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_ID, (void *)id, id_len},
+	    {CKA_VERIFY, &yes, sizeof(yes)},
+	    {CKA_ENCRYPT, &no, sizeof(no)},
+	    {CKA_WRAP, &no, sizeof(no)},
 	};
 	CK_ULONG n = 9;
 	CK_RV rv;
@@ -248,13 +245,12 @@ static int create_object(struct byok_token *t, CK_KEY_TYPE type, CK_ATTRIBUTE *k
 	rv = t->cli->fl->C_CreateObject(t->session, tmpl, n, obj);
 	if (rv != CKR_OK)
 		cli_error("creating the public key object '%s' on token '%s' failed: %s", label,
-			  t->label, cli_rv_name(rv));
+		          t->label, cli_rv_name(rv));
 	return rv == CKR_OK ? 0 : 1;
 }
 
-static int create_rsa(struct byok_token *t, CK_OBJECT_HANDLE priv, EVP_PKEY *pub,
-		      const char *label, const unsigned char *id, size_t id_len,
-		      CK_OBJECT_HANDLE *obj)
+static int create_rsa(struct byok_token *t, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, const char *label,
+                      const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE *obj)
 {
 	CK_ULONG n_len = 0, e_len = 0;
 	unsigned char *n = byok_get_attr(t, priv, CKA_MODULUS, &n_len, NULL);
@@ -271,8 +267,8 @@ static int create_rsa(struct byok_token *t, CK_OBJECT_HANDLE priv, EVP_PKEY *pub
 		goto out;
 	}
 	CK_ATTRIBUTE attrs[] = {
-		{CKA_MODULUS, n, n_len},
-		{CKA_PUBLIC_EXPONENT, e, e_len},
+	    {CKA_MODULUS, n, n_len},
+	    {CKA_PUBLIC_EXPONENT, e, e_len},
 	};
 	ret = create_object(t, CKK_RSA, attrs, 2, label, id, id_len, obj);
 out:
@@ -284,7 +280,7 @@ out:
 
 /* The EC or Ed25519 public key in the user's file, checked against the token's key. */
 static EVP_PKEY *checked_public(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_KEY_TYPE type,
-				EVP_PKEY *pub, int nid)
+                                EVP_PKEY *pub, int nid)
 {
 	char group[64] = "";
 
@@ -294,7 +290,7 @@ static EVP_PKEY *checked_public(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_
 	}
 	if (type == CKK_EC) {
 		EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
-					       sizeof(group), NULL);
+		                               sizeof(group), NULL);
 		if (!EVP_PKEY_is_a(pub, "EC") || OBJ_sn2nid(group) != nid) {
 			cli_error("the key given with --pub is not on the imported key's curve");
 			return NULL;
@@ -302,16 +298,16 @@ static EVP_PKEY *checked_public(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_
 	}
 	if (prove_pair(t, priv, type, pub) != 0) {
 		cli_error("the public key given with --pub does not verify a signature of the "
-			  "imported key; give the public key of the wrapped private key");
+		          "imported key; give the public key of the wrapped private key");
 		return NULL;
 	}
 	EVP_PKEY_up_ref(pub);
 	return pub;
 }
 
-static int create_ec(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_KEY_TYPE type,
-		     EVP_PKEY *pub, const char *label, const unsigned char *id, size_t id_len,
-		     CK_OBJECT_HANDLE *obj)
+static int create_ec(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_KEY_TYPE type, EVP_PKEY *pub,
+                     const char *label, const unsigned char *id, size_t id_len,
+                     CK_OBJECT_HANDLE *obj)
 {
 	unsigned char raw[EC_MAX_POINT], point[EC_MAX_POINT + 3];
 	CK_ULONG params_len = 0;
@@ -331,17 +327,17 @@ static int create_ec(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_KEY_TYPE ty
 		key = ec_recover(t, priv, nid);
 	else
 		cli_error("an Ed25519 import needs its public key: add --pub FILE (written by "
-			  "`hsmux byok wrap --pub-out`, or `openssl pkey -pubout`)");
+		          "`hsmux byok wrap --pub-out`, or `openssl pkey -pubout`)");
 	if (!key)
 		goto out;
 	if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, raw, sizeof(raw),
-					    &raw_len) != 1) {
+	                                    &raw_len) != 1) {
 		cli_error("cannot encode the public key of '%s'", label);
 		goto out;
 	}
 	CK_ATTRIBUTE attrs[] = {
-		{CKA_EC_PARAMS, params, params_len},
-		{CKA_EC_POINT, point, der_octet_string(raw, raw_len, point)},
+	    {CKA_EC_PARAMS, params, params_len},
+	    {CKA_EC_POINT, point, der_octet_string(raw, raw_len, point)},
 	};
 	ret = create_object(t, type, attrs, 2, label, id, id_len, obj);
 out:
@@ -351,8 +347,8 @@ out:
 }
 
 int byok_public_object_create(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_KEY_TYPE type,
-			      EVP_PKEY *pub, const char *label, const unsigned char *id,
-			      size_t id_len, CK_OBJECT_HANDLE *obj)
+                              EVP_PKEY *pub, const char *label, const unsigned char *id,
+                              size_t id_len, CK_OBJECT_HANDLE *obj)
 {
 	if (type == CKK_RSA)
 		return create_rsa(t, priv, pub, label, id, id_len, obj);

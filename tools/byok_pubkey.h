@@ -32,7 +32,7 @@ EVP_PKEY *byok_public_load(const char *path, char *err, size_t err_len);
  * created on failure.
  */
 int byok_public_object_create(struct byok_token *t, CK_OBJECT_HANDLE priv, CK_KEY_TYPE type,
-			      EVP_PKEY *pub, const char *label, const unsigned char *id,
-			      size_t id_len, CK_OBJECT_HANDLE *obj);
+                              EVP_PKEY *pub, const char *label, const unsigned char *id,
+                              size_t id_len, CK_OBJECT_HANDLE *obj);
 
 #endif /* HSMUX_BYOK_PUBKEY_H */

@@ -22,7 +22,7 @@
 #define BYOK_KEY_FILE_MAX (64 * 1024)
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -48,8 +48,8 @@ static const EVP_CIPHER *kwp_cipher(size_t kek_len)
 }
 
 /* Runs one wrap or unwrap; OpenSSL's wrap-pad ciphers use the RFC 5649 IV by default. */
-static int kwp_run(int encrypt, const unsigned char *kek, size_t kek_len,
-		   const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len)
+static int kwp_run(int encrypt, const unsigned char *kek, size_t kek_len, const unsigned char *in,
+                   size_t in_len, unsigned char *out, size_t *out_len)
 {
 	const EVP_CIPHER *cipher = kwp_cipher(kek_len);
 	EVP_CIPHER_CTX *ctx;
@@ -75,14 +75,14 @@ out:
 	return ret;
 }
 
-int byok_kwp_wrap(const unsigned char *kek, size_t kek_len, const unsigned char *in,
-		  size_t in_len, unsigned char *out, size_t *out_len)
+int byok_kwp_wrap(const unsigned char *kek, size_t kek_len, const unsigned char *in, size_t in_len,
+                  unsigned char *out, size_t *out_len)
 {
 	return kwp_run(1, kek, kek_len, in, in_len, out, out_len);
 }
 
 int byok_kwp_unwrap(const unsigned char *kek, size_t kek_len, const unsigned char *in,
-		    size_t in_len, unsigned char *out, size_t *out_len)
+                    size_t in_len, unsigned char *out, size_t *out_len)
 {
 	if (in_len < 16 || in_len % 8 != 0)
 		return -1;
@@ -117,7 +117,7 @@ const char *byok_key_type_name(enum byok_key_type type)
 
 /* Reads a whole small file into a buffer that the caller frees with OPENSSL_clear_free(). */
 static int read_small_file(const char *path, unsigned char **data, size_t *len, char *err,
-			   size_t err_len)
+                           size_t err_len)
 {
 	FILE *fp = fopen(path, "rb");
 	unsigned char *buf;
@@ -131,7 +131,7 @@ static int read_small_file(const char *path, unsigned char **data, size_t *len, 
 	n = buf ? fread(buf, 1, BYOK_KEY_FILE_MAX + 1, fp) : 0;
 	if (!buf || ferror(fp) || n > BYOK_KEY_FILE_MAX) {
 		set_err(err, err_len, "cannot read '%s': %s", path,
-			n > BYOK_KEY_FILE_MAX ? "larger than 64 KiB" : strerror(errno));
+		        n > BYOK_KEY_FILE_MAX ? "larger than 64 KiB" : strerror(errno));
 		fclose(fp);
 		OPENSSL_clear_free(buf, BYOK_KEY_FILE_MAX + 1);
 		return -1;
@@ -173,16 +173,16 @@ EVP_PKEY *byok_kek_public_load(const char *path, char *err, size_t err_len)
 	OPENSSL_clear_free(data, BYOK_KEY_FILE_MAX + 1);
 	if (!kek || !EVP_PKEY_is_a(kek, "RSA")) {
 		set_err(err, err_len,
-			"'%s' is not an RSA public key in PEM or DER; export the KEK with "
-			"`hsmux byok kek export`",
-			path);
+		        "'%s' is not an RSA public key in PEM or DER; export the KEK with "
+		        "`hsmux byok kek export`",
+		        path);
 		EVP_PKEY_free(kek);
 		return NULL;
 	}
 	bits = EVP_PKEY_get_bits(kek);
 	if (bits < BYOK_RSA_MIN_BITS || bits > BYOK_RSA_MAX_BITS) {
 		set_err(err, err_len, "KEK '%s' is RSA-%d; a KEK must have %d to %d bits", path,
-			bits, BYOK_RSA_MIN_BITS, BYOK_RSA_MAX_BITS);
+		        bits, BYOK_RSA_MIN_BITS, BYOK_RSA_MAX_BITS);
 		EVP_PKEY_free(kek);
 		return NULL;
 	}
@@ -191,7 +191,7 @@ EVP_PKEY *byok_kek_public_load(const char *path, char *err, size_t err_len)
 
 /* Checks that pkey is a key type and size that BYOK imports. */
 static int check_target(EVP_PKEY *pkey, const char *path, enum byok_key_type *type, char *err,
-			size_t err_len)
+                        size_t err_len)
 {
 	static const char *const curves[] = {"prime256v1", "secp384r1", "secp521r1", "secp256k1"};
 	char curve[64] = "";
@@ -202,7 +202,7 @@ static int check_target(EVP_PKEY *pkey, const char *path, enum byok_key_type *ty
 		if (bits >= BYOK_RSA_MIN_BITS && bits <= BYOK_RSA_MAX_BITS)
 			return 0;
 		set_err(err, err_len, "'%s' is RSA-%d; RSA keys must have %d to %d bits", path,
-			bits, BYOK_RSA_MIN_BITS, BYOK_RSA_MAX_BITS);
+		        bits, BYOK_RSA_MIN_BITS, BYOK_RSA_MAX_BITS);
 		return -1;
 	}
 	if (EVP_PKEY_is_a(pkey, "ED25519")) {
@@ -212,17 +212,17 @@ static int check_target(EVP_PKEY *pkey, const char *path, enum byok_key_type *ty
 	if (EVP_PKEY_is_a(pkey, "EC")) {
 		*type = BYOK_KEY_EC;
 		EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, curve,
-					       sizeof(curve), NULL);
+		                               sizeof(curve), NULL);
 		for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
 			if (strcmp(curve, curves[i]) == 0)
 				return 0;
 		set_err(err, err_len,
-			"'%s' is an EC key on curve '%s'; use P-256, P-384, P-521 or secp256k1",
-			path, curve[0] ? curve : "(explicit parameters)");
+		        "'%s' is an EC key on curve '%s'; use P-256, P-384, P-521 or secp256k1",
+		        path, curve[0] ? curve : "(explicit parameters)");
 		return -1;
 	}
-	set_err(err, err_len, "'%s' is a %s key; BYOK imports RSA, EC, Ed25519 and AES keys",
-		path, EVP_PKEY_get0_type_name(pkey));
+	set_err(err, err_len, "'%s' is a %s key; BYOK imports RSA, EC, Ed25519 and AES keys", path,
+	        EVP_PKEY_get0_type_name(pkey));
 	return -1;
 }
 
@@ -231,8 +231,7 @@ static int encode_pkcs8(EVP_PKEY *pkey, unsigned char **der, size_t *der_len)
 	OSSL_ENCODER_CTX *ectx;
 	int ret = -1;
 
-	ectx = OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo",
-					     NULL);
+	ectx = OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo", NULL);
 	if (ectx && OSSL_ENCODER_CTX_get_num_encoders(ectx) > 0 &&
 	    OSSL_ENCODER_to_data(ectx, der, der_len) == 1)
 		ret = 0;
@@ -242,12 +241,12 @@ static int encode_pkcs8(EVP_PKEY *pkey, unsigned char **der, size_t *der_len)
 }
 
 static int load_aes(unsigned char *data, size_t len, const char *path, unsigned char **key,
-		    size_t *key_len, char *err, size_t err_len)
+                    size_t *key_len, char *err, size_t err_len)
 {
 	if (len != 16 && len != 24 && len != 32) {
 		set_err(err, err_len,
-			"'%s' has %zu bytes; an AES key file holds 16, 24 or 32 raw bytes", path,
-			len);
+		        "'%s' has %zu bytes; an AES key file holds 16, 24 or 32 raw bytes", path,
+		        len);
 		return -1;
 	}
 	*key = OPENSSL_memdup(data, len);
@@ -256,17 +255,17 @@ static int load_aes(unsigned char *data, size_t len, const char *path, unsigned 
 }
 
 static int load_private(unsigned char *data, size_t len, const char *path, unsigned char **key,
-			size_t *key_len, enum byok_key_type *type, EVP_PKEY **pub, char *err,
-			size_t err_len)
+                        size_t *key_len, enum byok_key_type *type, EVP_PKEY **pub, char *err,
+                        size_t err_len)
 {
 	EVP_PKEY *pkey = decode_key(data, len, EVP_PKEY_KEYPAIR);
 	int ret = -1;
 
 	if (!pkey) {
 		set_err(err, err_len,
-			"'%s' is not an unencrypted private key in PEM or DER; give raw AES keys "
-			"with --aes",
-			path);
+		        "'%s' is not an unencrypted private key in PEM or DER; give raw AES keys "
+		        "with --aes",
+		        path);
 		return -1;
 	}
 	if (check_target(pkey, path, type, err, err_len) != 0)
@@ -286,7 +285,7 @@ out:
 }
 
 int byok_target_load(const char *path, bool aes, unsigned char **key, size_t *key_len,
-		     enum byok_key_type *type, EVP_PKEY **pub, char *err, size_t err_len)
+                     enum byok_key_type *type, EVP_PKEY **pub, char *err, size_t err_len)
 {
 	unsigned char *data;
 	size_t len;
@@ -310,7 +309,7 @@ int byok_target_load(const char *path, bool aes, unsigned char **key, size_t *ke
 
 /* Encrypts the ephemeral key with RSA-OAEP; MGF1 uses the OAEP hash. */
 static int oaep_encrypt(EVP_PKEY *kek, enum byok_oaep_hash hash, const unsigned char *in,
-			size_t in_len, unsigned char *out, size_t *out_len)
+                        size_t in_len, unsigned char *out, size_t *out_len)
 {
 	const EVP_MD *md = hash == BYOK_OAEP_SHA256 ? EVP_sha256() : EVP_sha1();
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, kek, NULL);
@@ -330,8 +329,8 @@ static int oaep_encrypt(EVP_PKEY *kek, enum byok_oaep_hash hash, const unsigned 
 }
 
 int byok_rsa_aes_wrap(EVP_PKEY *kek, enum byok_oaep_hash hash, const unsigned char *target,
-		      size_t target_len, unsigned char **blob, size_t *blob_len, char *err,
-		      size_t err_len)
+                      size_t target_len, unsigned char **blob, size_t *blob_len, char *err,
+                      size_t err_len)
 {
 	size_t rsa_len = (size_t)EVP_PKEY_get_size(kek), kwp_len = 0;
 	unsigned char aes[BYOK_EPHEMERAL_LEN];

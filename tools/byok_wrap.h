@@ -38,15 +38,15 @@ enum byok_key_type {
  * wrap with padding and the RFC 5649 initial value A65959A6. out needs
  * BYOK_KWP_WRAPPED_LEN(in_len) bytes. Returns 0 with *out_len set, or -1.
  */
-int byok_kwp_wrap(const unsigned char *kek, size_t kek_len, const unsigned char *in,
-		  size_t in_len, unsigned char *out, size_t *out_len);
+int byok_kwp_wrap(const unsigned char *kek, size_t kek_len, const unsigned char *in, size_t in_len,
+                  unsigned char *out, size_t *out_len);
 
 /*
  * Reverses byok_kwp_wrap(). out needs in_len - 8 bytes. Returns -1 when the
  * integrity check fails or the length is impossible.
  */
 int byok_kwp_unwrap(const unsigned char *kek, size_t kek_len, const unsigned char *in,
-		    size_t in_len, unsigned char *out, size_t *out_len);
+                    size_t in_len, unsigned char *out, size_t *out_len);
 
 /* Parses "sha1" or "sha256". Returns false for anything else. */
 bool byok_oaep_hash_parse(const char *name, enum byok_oaep_hash *hash);
@@ -68,7 +68,7 @@ EVP_PKEY *byok_kek_public_load(const char *path, char *err, size_t err_len);
  * err.
  */
 int byok_target_load(const char *path, bool aes, unsigned char **key, size_t *key_len,
-		     enum byok_key_type *type, EVP_PKEY **pub, char *err, size_t err_len);
+                     enum byok_key_type *type, EVP_PKEY **pub, char *err, size_t err_len);
 
 /*
  * Wraps target as CKM_RSA_AES_KEY_WRAP under kek with a fresh AES-256 key,
@@ -76,8 +76,8 @@ int byok_target_load(const char *path, bool aes, unsigned char **key, size_t *ke
  * Returns 0, or -1 with a reason in err.
  */
 int byok_rsa_aes_wrap(EVP_PKEY *kek, enum byok_oaep_hash hash, const unsigned char *target,
-		      size_t target_len, unsigned char **blob, size_t *blob_len, char *err,
-		      size_t err_len);
+                      size_t target_len, unsigned char **blob, size_t *blob_len, char *err,
+                      size_t err_len);
 
 /* A name for type, for messages: "RSA", "EC", "Ed25519", "AES". */
 const char *byok_key_type_name(enum byok_key_type type);

@@ -34,7 +34,7 @@
  * conventions for list == NULL and CKR_BUFFER_TOO_SMALL.
  */
 CK_RV hsmux_mech_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID slot,
-				    CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count);
+                                    CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count);
 
 /*
  * The backend's info for type, or for a composed mechanism the info that
@@ -42,7 +42,7 @@ CK_RV hsmux_mech_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID slot,
  * building block. CKR_MECHANISM_INVALID when neither applies.
  */
 CK_RV hsmux_mech_get_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
-				    CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info);
+                                    CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info);
 
 /*
  * C_UnwrapKey with the mechanisms above handled as described; others are
@@ -51,8 +51,8 @@ CK_RV hsmux_mech_get_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
  * key that fails the type or size check is destroyed before return.
  */
 CK_RV hsmux_mech_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-			    CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
-			    CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			    CK_OBJECT_HANDLE_PTR key);
+                            CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
+                            CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                            CK_OBJECT_HANDLE_PTR key);
 
 #endif /* HSMUX_MECH_H */

@@ -10,7 +10,7 @@
 #define MECH_EXTRA_MAX 2
 
 bool mech_backend_has(struct hsmux_backend *be, CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
-		      CK_FLAGS flags, CK_MECHANISM_INFO *info)
+                      CK_FLAGS flags, CK_MECHANISM_INFO *info)
 {
 	CK_MECHANISM_INFO local;
 
@@ -24,7 +24,7 @@ bool mech_backend_has(struct hsmux_backend *be, CK_SLOT_ID slot, CK_MECHANISM_TY
 }
 
 bool mech_backend_kwp_type(struct hsmux_backend *be, CK_SLOT_ID slot, CK_MECHANISM_TYPE *type,
-			   CK_MECHANISM_INFO *info)
+                           CK_MECHANISM_INFO *info)
 {
 	if (mech_backend_has(be, slot, CKM_AES_KEY_WRAP_KWP, CKF_UNWRAP, info)) {
 		*type = CKM_AES_KEY_WRAP_KWP;
@@ -38,7 +38,7 @@ bool mech_backend_kwp_type(struct hsmux_backend *be, CK_SLOT_ID slot, CK_MECHANI
 }
 
 bool mech_rsa_aes_composable(struct hsmux_backend *be, CK_SLOT_ID slot,
-			     CK_MECHANISM_INFO *oaep_info)
+                             CK_MECHANISM_INFO *oaep_info)
 {
 	CK_MECHANISM_TYPE kwp;
 
@@ -61,7 +61,7 @@ CK_RV mech_session_slot(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_SLOT_I
 }
 
 CK_RV mech_get_ulong(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-		     CK_ATTRIBUTE_TYPE type, CK_ULONG *value)
+                     CK_ATTRIBUTE_TYPE type, CK_ULONG *value)
 {
 	CK_ATTRIBUTE attr = {type, value, sizeof(*value)};
 	CK_RV rv;
@@ -75,7 +75,7 @@ CK_RV mech_get_ulong(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HA
 }
 
 CK_RV mech_get_bool(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-		    CK_ATTRIBUTE_TYPE type, CK_BBOOL *value)
+                    CK_ATTRIBUTE_TYPE type, CK_BBOOL *value)
 {
 	CK_ATTRIBUTE attr = {type, value, sizeof(*value)};
 	CK_RV rv;
@@ -98,25 +98,26 @@ static bool list_contains(const CK_MECHANISM_TYPE *list, CK_ULONG n, CK_MECHANIS
 
 /* Appends to list (room for MECH_EXTRA_MAX more) what hsmux composes on the backend. */
 static CK_ULONG add_composed(struct hsmux_backend *be, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
-			     CK_ULONG n)
+                             CK_ULONG n)
 {
 	CK_MECHANISM_TYPE kwp;
 
 	if (mech_backend_kwp_type(be, slot, &kwp, NULL)) {
 		CK_MECHANISM_TYPE other =
-			kwp == CKM_AES_KEY_WRAP_KWP ? CKM_AES_KEY_WRAP_PAD : CKM_AES_KEY_WRAP_KWP;
+		    kwp == CKM_AES_KEY_WRAP_KWP ? CKM_AES_KEY_WRAP_PAD : CKM_AES_KEY_WRAP_KWP;
 
 		if (!list_contains(list, n, other))
 			list[n++] = other;
 	}
-	if (!list_contains(list, n, CKM_RSA_AES_KEY_WRAP) && mech_rsa_aes_composable(be, slot, NULL))
+	if (!list_contains(list, n, CKM_RSA_AES_KEY_WRAP) &&
+	    mech_rsa_aes_composable(be, slot, NULL))
 		list[n++] = CKM_RSA_AES_KEY_WRAP;
 	return n;
 }
 
 /* Gets the backend's list into a new array with room for the additions. */
 static CK_RV backend_list(struct hsmux_backend *be, CK_SLOT_ID slot, CK_MECHANISM_TYPE **list,
-			  CK_ULONG *n)
+                          CK_ULONG *n)
 {
 	CK_MECHANISM_TYPE *buf = NULL;
 	CK_ULONG count = 0;
@@ -145,7 +146,7 @@ static CK_RV backend_list(struct hsmux_backend *be, CK_SLOT_ID slot, CK_MECHANIS
 }
 
 CK_RV hsmux_mech_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID slot,
-				    CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+                                    CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
 	CK_MECHANISM_TYPE *all = NULL;
 	CK_ULONG n = 0;
@@ -168,7 +169,7 @@ CK_RV hsmux_mech_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID slot,
 }
 
 CK_RV hsmux_mech_get_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
-				    CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+                                    CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
 {
 	CK_MECHANISM_TYPE kwp;
 	CK_RV rv;

@@ -37,19 +37,21 @@ static CK_RV check_params(const CK_MECHANISM *mech, const CK_RSA_AES_KEY_WRAP_PA
 
 	if (!params || mech->ulParameterLen != sizeof(*params) || !params->pOAEPParams) {
 		hsmux_trace(HSMUX_TRACE_MECH, "RSA-AES unwrap: the parameter is not a "
-					      "CK_RSA_AES_KEY_WRAP_PARAMS with OAEP parameters");
+		                              "CK_RSA_AES_KEY_WRAP_PARAMS with OAEP parameters");
 		return CKR_MECHANISM_PARAM_INVALID;
 	}
 	if (params->ulAESKeyBits != 128 && params->ulAESKeyBits != 192 &&
 	    params->ulAESKeyBits != 256) {
-		hsmux_trace(HSMUX_TRACE_MECH, "RSA-AES unwrap: ulAESKeyBits %lu is not 128, 192 or 256",
-			    (unsigned long)params->ulAESKeyBits);
+		hsmux_trace(HSMUX_TRACE_MECH,
+		            "RSA-AES unwrap: ulAESKeyBits %lu is not 128, 192 or 256",
+		            (unsigned long)params->ulAESKeyBits);
 		return CKR_MECHANISM_PARAM_INVALID;
 	}
 	if (!oaep_hash_name(params->pOAEPParams->hashAlg)) {
-		hsmux_trace(HSMUX_TRACE_MECH, "RSA-AES unwrap: OAEP hash 0x%lx is not a SHA-1 or SHA-2 "
-					      "mechanism",
-			    (unsigned long)params->pOAEPParams->hashAlg);
+		hsmux_trace(HSMUX_TRACE_MECH,
+		            "RSA-AES unwrap: OAEP hash 0x%lx is not a SHA-1 or SHA-2 "
+		            "mechanism",
+		            (unsigned long)params->pOAEPParams->hashAlg);
 		return CKR_MECHANISM_PARAM_INVALID;
 	}
 	*out = params;
@@ -61,9 +63,9 @@ static const struct {
 	CK_ATTRIBUTE_TYPE type;
 	const char *name;
 } kek_forbidden[] = {
-	{CKA_DECRYPT, "CKA_DECRYPT"}, {CKA_SIGN, "CKA_SIGN"},
-	{CKA_SIGN_RECOVER, "CKA_SIGN_RECOVER"}, {CKA_DERIVE, "CKA_DERIVE"},
-	{CKA_ENCRYPT, "CKA_ENCRYPT"}, {CKA_WRAP, "CKA_WRAP"},
+    {CKA_DECRYPT, "CKA_DECRYPT"},           {CKA_SIGN, "CKA_SIGN"},
+    {CKA_SIGN_RECOVER, "CKA_SIGN_RECOVER"}, {CKA_DERIVE, "CKA_DERIVE"},
+    {CKA_ENCRYPT, "CKA_ENCRYPT"},           {CKA_WRAP, "CKA_WRAP"},
 };
 
 /*
@@ -72,7 +74,7 @@ static const struct {
  * plaintext through C_Decrypt.
  */
 static CK_RV check_kek(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE kek,
-		       CK_ULONG *modulus_len)
+                       CK_ULONG *modulus_len)
 {
 	CK_ATTRIBUTE modulus = {CKA_MODULUS, NULL, 0};
 	CK_ULONG type = 0;
@@ -89,6 +91,11 @@ static CK_RV check_kek(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_
 	rv = be->ops->get_attribute_value(be, s, kek, &modulus, 1);
 	if (rv != CKR_OK)
 		return rv;
+	if (modulus.ulValueLen == 0 || modulus.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+		hsmux_trace(HSMUX_TRACE_MECH, "RSA-AES unwrap: KEK %lu does not show its modulus",
+		            (unsigned long)kek);
+		return CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
+	}
 	*modulus_len = modulus.ulValueLen;
 
 	for (size_t i = 0; i < sizeof(kek_forbidden) / sizeof(kek_forbidden[0]); i++) {
@@ -99,9 +106,9 @@ static CK_RV check_kek(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_
 			return rv;
 		if (value) {
 			hsmux_trace(HSMUX_TRACE_MECH,
-				    "RSA-AES unwrap: KEK %lu has %s true, but a KEK must be "
-				    "import-only (CKA_UNWRAP only)",
-				    (unsigned long)kek, kek_forbidden[i].name);
+			            "RSA-AES unwrap: KEK %lu has %s true, but a KEK must be "
+			            "import-only (CKA_UNWRAP only)",
+			            (unsigned long)kek, kek_forbidden[i].name);
 			return CKR_KEY_FUNCTION_NOT_PERMITTED;
 		}
 	}
@@ -114,7 +121,7 @@ static CK_RV check_kek(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_
  * An explicit CKA_SENSITIVE false or CKA_EXTRACTABLE true is rejected.
  */
 static CK_RV tighten_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ATTRIBUTE **out,
-			      CK_ULONG *out_count)
+                              CK_ULONG *out_count)
 {
 	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	bool have_sensitive = false, have_extractable = false;
@@ -131,8 +138,9 @@ static CK_RV tighten_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ATTRI
 			return CKR_ATTRIBUTE_VALUE_INVALID;
 		if ((tmpl[i].type == CKA_SENSITIVE && !*b) ||
 		    (tmpl[i].type == CKA_EXTRACTABLE && *b)) {
-			hsmux_trace(HSMUX_TRACE_MECH, "RSA-AES unwrap: a template that asks for a "
-						      "non-sensitive or extractable key is rejected");
+			hsmux_trace(HSMUX_TRACE_MECH,
+			            "RSA-AES unwrap: a template that asks for a "
+			            "non-sensitive or extractable key is rejected");
 			return CKR_TEMPLATE_INCONSISTENT;
 		}
 		have_sensitive |= tmpl[i].type == CKA_SENSITIVE;
@@ -153,41 +161,44 @@ static CK_RV tighten_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ATTRI
 	return CKR_OK;
 }
 
-/* Step 1: the ephemeral AES key, a session object that can only unwrap. */
+/*
+ * Step 1: the ephemeral AES key. It is a session object that can only
+ * unwrap, so it also dies with the session if hsmux never gets to destroy it.
+ */
 static CK_RV unwrap_ephemeral(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-			      const CK_RSA_AES_KEY_WRAP_PARAMS *params, CK_OBJECT_HANDLE kek,
-			      CK_BYTE_PTR wrapped, CK_ULONG len, CK_OBJECT_HANDLE *eph)
+                              const CK_RSA_AES_KEY_WRAP_PARAMS *params, CK_OBJECT_HANDLE kek,
+                              CK_BYTE_PTR wrapped, CK_ULONG len, CK_OBJECT_HANDLE *eph)
 {
 	static CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	static CK_KEY_TYPE type = CKK_AES;
 	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ULONG value_len = 0;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},	       {CKA_KEY_TYPE, &type, sizeof(type)},
-		{CKA_TOKEN, &no, sizeof(no)},	       {CKA_PRIVATE, &yes, sizeof(yes)},
-		{CKA_SENSITIVE, &yes, sizeof(yes)},    {CKA_EXTRACTABLE, &no, sizeof(no)},
-		{CKA_UNWRAP, &yes, sizeof(yes)},       {CKA_WRAP, &no, sizeof(no)},
-		{CKA_ENCRYPT, &no, sizeof(no)},	       {CKA_DECRYPT, &no, sizeof(no)},
-		{CKA_SIGN, &no, sizeof(no)},	       {CKA_VERIFY, &no, sizeof(no)},
-		{CKA_DERIVE, &no, sizeof(no)},
+	    {CKA_CLASS, &cls, sizeof(cls)},     {CKA_KEY_TYPE, &type, sizeof(type)},
+	    {CKA_TOKEN, &no, sizeof(no)},       {CKA_PRIVATE, &yes, sizeof(yes)},
+	    {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
+	    {CKA_UNWRAP, &yes, sizeof(yes)},    {CKA_WRAP, &no, sizeof(no)},
+	    {CKA_ENCRYPT, &no, sizeof(no)},     {CKA_DECRYPT, &no, sizeof(no)},
+	    {CKA_SIGN, &no, sizeof(no)},        {CKA_VERIFY, &no, sizeof(no)},
+	    {CKA_DERIVE, &no, sizeof(no)},
 	};
 	CK_MECHANISM oaep = {CKM_RSA_PKCS_OAEP, params->pOAEPParams,
-			     sizeof(CK_RSA_PKCS_OAEP_PARAMS)};
+	                     sizeof(CK_RSA_PKCS_OAEP_PARAMS)};
 	CK_MECHANISM_TYPE hash = params->pOAEPParams->hashAlg;
 	CK_RV rv;
 
 	rv = be->ops->unwrap_key(be, s, &oaep, kek, wrapped, len, tmpl,
-				 sizeof(tmpl) / sizeof(tmpl[0]), eph);
+	                         sizeof(tmpl) / sizeof(tmpl[0]), eph);
 	if ((rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID) && hash != CKM_SHA_1) {
 		hsmux_trace(HSMUX_TRACE_MECH,
-			    "RSA-AES unwrap: backend '%s' rejected RSA-OAEP with %s (%s); it may "
-			    "support OAEP with SHA-1 only, as SoftHSM 2.6.1 does",
-			    be->name ? be->name : "?", oaep_hash_name(hash), hsmux_rv_name(rv));
+		            "RSA-AES unwrap: backend '%s' rejected RSA-OAEP with %s (%s); it may "
+		            "support OAEP with SHA-1 only, as SoftHSM 2.6.1 does",
+		            be->name ? be->name : "?", oaep_hash_name(hash), hsmux_rv_name(rv));
 		return CKR_MECHANISM_PARAM_INVALID;
 	}
 	if (rv != CKR_OK) {
 		hsmux_trace(HSMUX_TRACE_MECH, "RSA-AES unwrap: RSA-OAEP step failed: %s",
-			    hsmux_rv_name(rv));
+		            hsmux_rv_name(rv));
 		return rv;
 	}
 
@@ -201,8 +212,9 @@ static CK_RV unwrap_ephemeral(struct hsmux_backend *be, CK_SESSION_HANDLE s,
 	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || (rv == CKR_OK && value_len == 0))
 		return CKR_OK;
 	if (rv == CKR_OK && value_len * 8 != params->ulAESKeyBits) {
-		hsmux_trace(HSMUX_TRACE_MECH, "RSA-AES unwrap: the AES key has %lu bytes, not %lu bits",
-			    (unsigned long)value_len, (unsigned long)params->ulAESKeyBits);
+		hsmux_trace(HSMUX_TRACE_MECH,
+		            "RSA-AES unwrap: the AES key has %lu bytes, not %lu bits",
+		            (unsigned long)value_len, (unsigned long)params->ulAESKeyBits);
 		rv = CKR_WRAPPED_KEY_INVALID;
 	}
 	if (rv != CKR_OK) {
@@ -214,9 +226,9 @@ static CK_RV unwrap_ephemeral(struct hsmux_backend *be, CK_SESSION_HANDLE s,
 
 /* Steps 1 to 3 on a backend without CKM_RSA_AES_KEY_WRAP. */
 static CK_RV unwrap_composed(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_SLOT_ID slot,
-			     const CK_RSA_AES_KEY_WRAP_PARAMS *params, CK_OBJECT_HANDLE kek,
-			     CK_ULONG modulus_len, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
-			     CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+                             const CK_RSA_AES_KEY_WRAP_PARAMS *params, CK_OBJECT_HANDLE kek,
+                             CK_ULONG modulus_len, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                             CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
 {
 	CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
 	CK_OBJECT_HANDLE eph = CK_INVALID_HANDLE;
@@ -228,9 +240,9 @@ static CK_RV unwrap_composed(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_S
 	/* RFC 5649 output is at least 16 bytes and a multiple of 8. */
 	if (wrapped_len < modulus_len + 16 || (wrapped_len - modulus_len) % 8 != 0) {
 		hsmux_trace(HSMUX_TRACE_MECH,
-			    "RSA-AES unwrap: %lu bytes is not a %lu-byte RSA part and an RFC 5649 "
-			    "part",
-			    (unsigned long)wrapped_len, (unsigned long)modulus_len);
+		            "RSA-AES unwrap: %lu bytes is not a %lu-byte RSA part and an RFC 5649 "
+		            "part",
+		            (unsigned long)wrapped_len, (unsigned long)modulus_len);
 		return CKR_WRAPPED_KEY_LEN_RANGE;
 	}
 
@@ -242,27 +254,27 @@ static CK_RV unwrap_composed(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_S
 	 * NOTE: SoftHSM 2.6.1 fails this step with CKR_FUNCTION_FAILED for
 	 * Ed25519 (CKK_EC_EDWARDS) targets because its C_UnwrapKey lacks them.
 	 */
-	rv = be->ops->unwrap_key(be, s, &kwp, eph, wrapped + modulus_len,
-				 wrapped_len - modulus_len, tmpl, count, key);
+	rv = be->ops->unwrap_key(be, s, &kwp, eph, wrapped + modulus_len, wrapped_len - modulus_len,
+	                         tmpl, count, key);
 	if (rv != CKR_OK)
 		hsmux_trace(HSMUX_TRACE_MECH,
-			    "RSA-AES unwrap: %s step failed: %s (a tampered blob, a blob for "
-			    "another KEK, a key type other than the template's, or a key type "
-			    "that backend '%s' cannot unwrap)",
-			    hsmux_mech_name(kwp.mechanism), hsmux_rv_name(rv),
-			    be->name ? be->name : "?");
+		            "RSA-AES unwrap: %s step failed: %s (a tampered blob, a blob for "
+		            "another KEK, a key type other than the template's, or a key type "
+		            "that backend '%s' cannot unwrap)",
+		            hsmux_mech_name(kwp.mechanism), hsmux_rv_name(rv),
+		            be->name ? be->name : "?");
 
 	destroy_rv = be->ops->destroy_object(be, s, eph);
 	if (destroy_rv != CKR_OK)
 		hsmux_trace(HSMUX_TRACE_MECH,
-			    "RSA-AES unwrap: destroying the ephemeral key %lu failed: %s",
-			    (unsigned long)eph, hsmux_rv_name(destroy_rv));
+		            "RSA-AES unwrap: destroying the ephemeral key %lu failed: %s",
+		            (unsigned long)eph, hsmux_rv_name(destroy_rv));
 	return rv;
 }
 
 static CK_RV unwrap_rsa_aes(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-			    CK_OBJECT_HANDLE kek, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
-			    CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+                            CK_OBJECT_HANDLE kek, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                            CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
 {
 	const CK_RSA_AES_KEY_WRAP_PARAMS *params = NULL;
 	CK_ATTRIBUTE *tight = NULL;
@@ -281,17 +293,17 @@ static CK_RV unwrap_rsa_aes(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ME
 		return rv;
 
 	if (mech_backend_has(be, slot, CKM_RSA_AES_KEY_WRAP, CKF_UNWRAP, NULL))
-		rv = be->ops->unwrap_key(be, s, mech, kek, wrapped, wrapped_len, tight,
-					 tight_count, key);
+		rv = be->ops->unwrap_key(be, s, mech, kek, wrapped, wrapped_len, tight, tight_count,
+		                         key);
 	else
 		rv = unwrap_composed(be, s, slot, params, kek, modulus_len, wrapped, wrapped_len,
-				     tight, tight_count, key);
+		                     tight, tight_count, key);
 	free(tight);
 	if (rv != CKR_OK)
 		return rv;
 
 	rv = mech_check_imported_key(be, s, *key,
-				     wrapped_len > modulus_len ? wrapped_len - modulus_len : 0);
+	                             wrapped_len > modulus_len ? wrapped_len - modulus_len : 0);
 	if (rv != CKR_OK) {
 		be->ops->destroy_object(be, s, *key);
 		*key = CK_INVALID_HANDLE;
@@ -301,8 +313,8 @@ static CK_RV unwrap_rsa_aes(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ME
 
 /* AES key wrap with padding under the id that the backend has. */
 static CK_RV unwrap_kwp(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-			CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
-			CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+                        CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                        CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
 {
 	CK_MECHANISM mapped = *mech;
 	CK_SLOT_ID slot;
@@ -315,13 +327,13 @@ static CK_RV unwrap_kwp(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHAN
 	    !mech_backend_kwp_type(be, slot, &mapped.mechanism, NULL))
 		return CKR_MECHANISM_INVALID;
 	return be->ops->unwrap_key(be, s, &mapped, unwrapping_key, wrapped, wrapped_len, tmpl,
-				   count, key);
+	                           count, key);
 }
 
 CK_RV hsmux_mech_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-			    CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
-			    CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			    CK_OBJECT_HANDLE_PTR key)
+                            CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
+                            CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                            CK_OBJECT_HANDLE_PTR key)
 {
 	if (!be->ops->unwrap_key)
 		return CKR_FUNCTION_NOT_SUPPORTED;
@@ -331,13 +343,13 @@ CK_RV hsmux_mech_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ME
 		if (!be->ops->destroy_object || !be->ops->get_attribute_value)
 			return CKR_MECHANISM_INVALID;
 		return unwrap_rsa_aes(be, s, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
-				      count, key);
+		                      count, key);
 	case CKM_AES_KEY_WRAP_PAD:
 	case CKM_AES_KEY_WRAP_KWP:
 		return unwrap_kwp(be, s, mech, unwrapping_key, wrapped, wrapped_len, tmpl, count,
-				  key);
+		                  key);
 	default:
 		return be->ops->unwrap_key(be, s, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
-					   count, key);
+		                           count, key);
 	}
 }

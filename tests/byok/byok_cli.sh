@@ -39,7 +39,8 @@ P11_PRELOAD=$(ldd "$MODULE" | sed -n 's/.*=> \(\S*lib[a-z]*san\.so\S*\).*/\1/p' 
 
 p11() {
 	LD_PRELOAD=$P11_PRELOAD ASAN_OPTIONS=detect_leaks=0 \
-		pkcs11-tool --module "$MODULE" --token-label byok --login --pin 1234 "$@" 2>/dev/null
+		pkcs11-tool --module "$MODULE" --token-label byok --login --pin 1234 "$@" \
+		2>/dev/null
 }
 
 # Keys are named by CKA_ID in pkcs11-tool, because its --label picks the
@@ -146,8 +147,8 @@ pkcs8() {
 
 kat_rsa() {
 	for bits in 2048 3072 4096; do
-		openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" -out "$T/rsa$bits.pem" \
-			2>/dev/null
+		openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" \
+			-out "$T/rsa$bits.pem" 2>/dev/null
 		pkcs8 "$T/rsa$bits.pem" "$T/rsa$bits.p8"
 		wrap_openssl "$T/rsa$bits.p8" "rsa$bits"
 		import_key "$T/rsa$bits.byok" "rsa$bits"
@@ -210,10 +211,12 @@ kat_aes() {
 }
 
 roundtrip() {
-	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rt-rsa.pem" 2>/dev/null
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rt-rsa.pem" \
+		2>/dev/null
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/rt-ec.pem"
 	openssl rand -out "$T/rt-aes.key" 32
-	h byok wrap --kek-pub "$T/kek.pem" --key "$T/rt-rsa.pem" --kid "$KID" --out "$T/rt-rsa.byok"
+	h byok wrap --kek-pub "$T/kek.pem" --key "$T/rt-rsa.pem" --kid "$KID" \
+		--out "$T/rt-rsa.byok"
 	h byok wrap --kek-pub "$T/kek.pem" --key "$T/rt-ec.pem" --out "$T/rt-ec.byok" \
 		--pub-out "$T/rt-ec.pub"
 	h byok wrap --kek-pub "$T/kek.pem" --key "$T/rt-aes.key" --aes --out "$T/rt-aes.byok"
@@ -303,11 +306,13 @@ bad_input() {
 	expect_error "as key type EC" "${k[@]}" --in "$T/good.byok" --type ec
 
 	# A key that is too small, wrapped with the openssl command line.
-	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$T/small.pem" 2>/dev/null
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$T/small.pem" \
+		2>/dev/null
 	pkcs8 "$T/small.pem" "$T/small.p8"
 	wrap_openssl "$T/small.p8" small
 	expect_error "size that BYOK does not import" "${k[@]}" --in "$T/small.byok"
-	if h byok wrap --kek-pub "$T/kek.pem" --key "$T/small.pem" --out "$T/x.byok" 2>"$T/err"; then
+	if h byok wrap --kek-pub "$T/kek.pem" --key "$T/small.pem" --out "$T/x.byok" \
+		2>"$T/err"; then
 		fail "wrap accepted RSA-1024"
 	fi
 	grep -q "RSA-1024" "$T/err" || fail "wrap of RSA-1024: $(cat "$T/err")"

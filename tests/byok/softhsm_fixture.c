@@ -15,52 +15,50 @@ struct fixture fx;
 #define FL(be) (((struct fixture *)(be)->priv)->fl)
 
 static CK_RV fwd_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID slot,
-				    CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+                                    CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
 	return FL(be)->C_GetMechanismList(slot, list, count);
 }
 
 static CK_RV fwd_get_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
-				    CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+                                    CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
 {
 	return FL(be)->C_GetMechanismInfo(slot, type, info);
 }
 
 static CK_RV fwd_get_session_info(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				  CK_SESSION_INFO_PTR info)
+                                  CK_SESSION_INFO_PTR info)
 {
 	return FL(be)->C_GetSessionInfo(s, info);
 }
 
-static CK_RV fwd_destroy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				CK_OBJECT_HANDLE obj)
+static CK_RV fwd_destroy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
 {
 	return FL(be)->C_DestroyObject(s, obj);
 }
 
 static CK_RV fwd_get_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				     CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+                                     CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
 	return FL(be)->C_GetAttributeValue(s, obj, tmpl, count);
 }
 
 static CK_RV fwd_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-			    CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
-			    CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			    CK_OBJECT_HANDLE_PTR key)
+                            CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
+                            CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                            CK_OBJECT_HANDLE_PTR key)
 {
-	return FL(be)->C_UnwrapKey(s, mech, unwrapping_key, wrapped, wrapped_len, tmpl, count,
-				   key);
+	return FL(be)->C_UnwrapKey(s, mech, unwrapping_key, wrapped, wrapped_len, tmpl, count, key);
 }
 
 static const struct hsmux_backend_ops forward_ops = {
-	.type = "softhsm-direct",
-	.get_mechanism_list = fwd_get_mechanism_list,
-	.get_mechanism_info = fwd_get_mechanism_info,
-	.get_session_info = fwd_get_session_info,
-	.destroy_object = fwd_destroy_object,
-	.get_attribute_value = fwd_get_attribute_value,
-	.unwrap_key = fwd_unwrap_key,
+    .type = "softhsm-direct",
+    .get_mechanism_list = fwd_get_mechanism_list,
+    .get_mechanism_info = fwd_get_mechanism_info,
+    .get_session_info = fwd_get_session_info,
+    .destroy_object = fwd_destroy_object,
+    .get_attribute_value = fwd_get_attribute_value,
+    .unwrap_key = fwd_unwrap_key,
 };
 
 static char trace_path[96];
@@ -118,7 +116,7 @@ static int init_token(void)
 		return -1;
 	fx.slot = slots[0];
 	if (fx.fl->C_OpenSession(fx.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-				 &fx.session) != CKR_OK ||
+	                         &fx.session) != CKR_OK ||
 	    fx.fl->C_Login(fx.session, CKU_SO, (CK_UTF8CHAR_PTR) "so-pin", 6) != CKR_OK ||
 	    fx.fl->C_InitPIN(fx.session, (CK_UTF8CHAR_PTR) "1234", 4) != CKR_OK ||
 	    fx.fl->C_Logout(fx.session) != CKR_OK ||
@@ -217,7 +215,7 @@ int fixture_get_bool(CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
 }
 
 static EVP_PKEY *rsa_public_from(const unsigned char *n, CK_ULONG n_len, const unsigned char *e,
-				 CK_ULONG e_len)
+                                 CK_ULONG e_len)
 {
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	BIGNUM *bn_n = BN_bin2bn(n, (int)n_len, NULL), *bn_e = BN_bin2bn(e, (int)e_len, NULL);
@@ -244,17 +242,17 @@ CK_OBJECT_HANDLE fixture_rsa_kek(CK_ULONG bits, int also_decrypt, EVP_PKEY **pub
 	CK_BBOOL decrypt = also_decrypt ? CK_TRUE : CK_FALSE;
 	CK_MECHANISM gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 	CK_ATTRIBUTE pub_tmpl[] = {
-		{CKA_MODULUS_BITS, &bits, sizeof(bits)},
-		{CKA_TOKEN, &no, sizeof(no)},
-		{CKA_ENCRYPT, &no, sizeof(no)},
-		{CKA_WRAP, &no, sizeof(no)},
+	    {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+	    {CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_ENCRYPT, &no, sizeof(no)},
+	    {CKA_WRAP, &no, sizeof(no)},
 	};
 	CK_ATTRIBUTE priv_tmpl[] = {
-		{CKA_TOKEN, &no, sizeof(no)},	  {CKA_PRIVATE, &yes, sizeof(yes)},
-		{CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
-		{CKA_UNWRAP, &yes, sizeof(yes)},    {CKA_DECRYPT, &decrypt, sizeof(decrypt)},
-		{CKA_SIGN, &no, sizeof(no)},	    {CKA_DERIVE, &no, sizeof(no)},
-		{CKA_SIGN_RECOVER, &no, sizeof(no)},
+	    {CKA_TOKEN, &no, sizeof(no)},        {CKA_PRIVATE, &yes, sizeof(yes)},
+	    {CKA_SENSITIVE, &yes, sizeof(yes)},  {CKA_EXTRACTABLE, &no, sizeof(no)},
+	    {CKA_UNWRAP, &yes, sizeof(yes)},     {CKA_DECRYPT, &decrypt, sizeof(decrypt)},
+	    {CKA_SIGN, &no, sizeof(no)},         {CKA_DERIVE, &no, sizeof(no)},
+	    {CKA_SIGN_RECOVER, &no, sizeof(no)},
 	};
 	CK_OBJECT_HANDLE pub = 0, priv = 0;
 	unsigned char *n, *e;

@@ -8,11 +8,13 @@
 
 #include "tools/byok_file.h"
 
-#define GOOD_HEADER "\"header\":{\"kid\":\"pkcs11:object=kek\",\"alg\":\"dir\",\"enc\":\"CKM_RSA_AES_KEY_WRAP\"}"
+#define GOOD_HEADER                                                                                \
+	"\"header\":{\"kid\":\"pkcs11:object=kek\",\"alg\":\"dir\",\"enc\":\"CKM_RSA_AES_KEY_"     \
+	"WRAP\"}"
 
 /* "hello" is aGVsbG8 in base64url. */
 static const char good[] = "{\"schema_version\":\"1.0.0\"," GOOD_HEADER
-			   ",\"ciphertext\":\"aGVsbG8\",\"generator\":\"test\"}";
+                           ",\"ciphertext\":\"aGVsbG8\",\"generator\":\"test\"}";
 
 static int parse(const char *json, char *err, size_t err_len)
 {
@@ -42,56 +44,55 @@ static const struct {
 	const char *json;
 	const char *reason;
 } bad_cases[] = {
-	{"", "invalid JSON"},
-	{"{\"schema_version\":\"1.0.0\"", "invalid JSON"},
-	{"[]", "not a JSON object"},
-	{"{\"schema_version\":\"1.0.0\"," GOOD_HEADER ",\"ciphertext\":\"aGVsbG8\"}",
-	 "no \"generator\""},
-	{"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
-	 ",\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\",\"extra\":1}",
-	 "unknown member \"extra\""},
-	{"{\"schema_version\":\"2.0.0\"," GOOD_HEADER
-	 ",\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
-	 "\"schema_version\""},
-	{"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\","
-	 "\"enc\":\"CKM_RSA_PKCS_OAEP\"},\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
-	 "\"enc\""},
-	{"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"RSA-OAEP\","
-	 "\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
-	 "\"alg\""},
-	{"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\"},"
-	 "\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
-	 "no \"enc\""},
-	{"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\","
-	 "\"enc\":\"CKM_RSA_AES_KEY_WRAP\",\"x5t\":\"a\"},\"ciphertext\":\"aGVsbG8\","
-	 "\"generator\":\"t\"}",
-	 "unknown member \"x5t\""},
-	{"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"\",\"alg\":\"dir\","
-	 "\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
-	 "\"kid\" is empty"},
-	{"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":7,\"alg\":\"dir\","
-	 "\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
-	 "\"kid\" is not a string"},
-	{"{\"schema_version\":\"1.0.0\",\"header\":\"x\",\"ciphertext\":\"aGVsbG8\","
-	 "\"generator\":\"t\"}",
-	 "\"header\" is not an object"},
-	{"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
-	 ",\"ciphertext\":\"aGVsbG8=\",\"generator\":\"t\"}",
-	 "base64url"},
-	{"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
-	 ",\"ciphertext\":\"a+/sbG8\",\"generator\":\"t\"}",
-	 "base64url"},
-	{"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
-	 ",\"ciphertext\":\"aGVsbG9\",\"generator\":\"t\"}",
-	 "base64url"},
-	{"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
-	 ",\"ciphertext\":\"aGVsb\",\"generator\":\"t\"}",
-	 "base64url"},
-	{"{\"schema_version\":\"1.0.0\"," GOOD_HEADER ",\"ciphertext\":\"\",\"generator\":\"t\"}",
-	 "is empty"},
-	{"{\"schema_version\":\"1.0.0\",\"schema_version\":\"1.0.0\"," GOOD_HEADER
-	 ",\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
-	 "invalid JSON"},
+    {"", "invalid JSON"},
+    {"{\"schema_version\":\"1.0.0\"", "invalid JSON"},
+    {"[]", "not a JSON object"},
+    {"{\"schema_version\":\"1.0.0\"," GOOD_HEADER ",\"ciphertext\":\"aGVsbG8\"}",
+     "no \"generator\""},
+    {"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
+     ",\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\",\"extra\":1}",
+     "unknown member \"extra\""},
+    {"{\"schema_version\":\"2.0.0\"," GOOD_HEADER
+     ",\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
+     "\"schema_version\""},
+    {"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\","
+     "\"enc\":\"CKM_RSA_PKCS_OAEP\"},\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
+     "\"enc\""},
+    {"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"RSA-OAEP\","
+     "\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
+     "\"alg\""},
+    {"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\"},"
+     "\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
+     "no \"enc\""},
+    {"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"k\",\"alg\":\"dir\","
+     "\"enc\":\"CKM_RSA_AES_KEY_WRAP\",\"x5t\":\"a\"},\"ciphertext\":\"aGVsbG8\","
+     "\"generator\":\"t\"}",
+     "unknown member \"x5t\""},
+    {"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":\"\",\"alg\":\"dir\","
+     "\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
+     "\"kid\" is empty"},
+    {"{\"schema_version\":\"1.0.0\",\"header\":{\"kid\":7,\"alg\":\"dir\","
+     "\"enc\":\"CKM_RSA_AES_KEY_WRAP\"},\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
+     "\"kid\" is not a string"},
+    {"{\"schema_version\":\"1.0.0\",\"header\":\"x\",\"ciphertext\":\"aGVsbG8\","
+     "\"generator\":\"t\"}",
+     "\"header\" is not an object"},
+    {"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
+     ",\"ciphertext\":\"aGVsbG8=\",\"generator\":\"t\"}",
+     "base64url"},
+    {"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
+     ",\"ciphertext\":\"a+/sbG8\",\"generator\":\"t\"}",
+     "base64url"},
+    {"{\"schema_version\":\"1.0.0\"," GOOD_HEADER
+     ",\"ciphertext\":\"aGVsbG9\",\"generator\":\"t\"}",
+     "base64url"},
+    {"{\"schema_version\":\"1.0.0\"," GOOD_HEADER ",\"ciphertext\":\"aGVsb\",\"generator\":\"t\"}",
+     "base64url"},
+    {"{\"schema_version\":\"1.0.0\"," GOOD_HEADER ",\"ciphertext\":\"\",\"generator\":\"t\"}",
+     "is empty"},
+    {"{\"schema_version\":\"1.0.0\",\"schema_version\":\"1.0.0\"," GOOD_HEADER
+     ",\"ciphertext\":\"aGVsbG8\",\"generator\":\"t\"}",
+     "invalid JSON"},
 };
 
 static void test_file_parse_bad(void)
@@ -101,8 +102,8 @@ static void test_file_parse_bad(void)
 
 		CU_ASSERT_EQUAL(parse(bad_cases[i].json, err, sizeof(err)), -1);
 		if (!strstr(err, bad_cases[i].reason))
-			fprintf(stderr, "case %zu: expected '%s' in '%s'\n", i,
-				bad_cases[i].reason, err);
+			fprintf(stderr, "case %zu: expected '%s' in '%s'\n", i, bad_cases[i].reason,
+			        err);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, bad_cases[i].reason));
 	}
 }
@@ -120,12 +121,12 @@ static void test_file_parse_nul_in_json(void)
 static void test_base64url_vectors(void)
 {
 	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-	static const char *const coded[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE",
-					    "Zm9vYmFy"};
+	static const char *const coded[] = {"",       "Zg",      "Zm8",     "Zm9v",
+	                                    "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
 
 	for (size_t i = 0; i < 7; i++) {
-		char *text = byok_base64url_encode((const unsigned char *)plain[i],
-						   strlen(plain[i]));
+		char *text =
+		    byok_base64url_encode((const unsigned char *)plain[i], strlen(plain[i]));
 		unsigned char *bin = NULL;
 		size_t len = 0;
 
@@ -158,9 +159,9 @@ static void test_file_write_read(void)
 {
 	unsigned char ciphertext[300];
 	struct byok_file out = {.kid = "pkcs11:token=t;object=k",
-				.generator = "hsmux test",
-				.ciphertext = ciphertext,
-				.ciphertext_len = sizeof(ciphertext)};
+	                        .generator = "hsmux test",
+	                        .ciphertext = ciphertext,
+	                        .ciphertext_len = sizeof(ciphertext)};
 	struct byok_file in;
 	char path[64], err[256] = "";
 

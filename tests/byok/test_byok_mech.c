@@ -28,11 +28,11 @@
 static const char *module_path;
 
 static CK_RV do_unwrap(CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
-		       CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-		       CK_OBJECT_HANDLE_PTR key)
+                       CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                       CK_OBJECT_HANDLE_PTR key)
 {
 	return fx.fl->C_UnwrapKey(fx.session, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
-				  count, key);
+	                          count, key);
 }
 
 static CK_RV do_mechanism_list(CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
@@ -70,11 +70,11 @@ static const char *trace_read(void)
 extern char trace_last[512];
 
 static CK_RV do_unwrap(CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
-		       CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-		       CK_OBJECT_HANDLE_PTR key)
+                       CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                       CK_OBJECT_HANDLE_PTR key)
 {
-	return hsmux_mech_unwrap_key(&fx.be, fx.session, mech, unwrapping_key, wrapped,
-				     wrapped_len, tmpl, count, key);
+	return hsmux_mech_unwrap_key(&fx.be, fx.session, mech, unwrapping_key, wrapped, wrapped_len,
+	                             tmpl, count, key);
 }
 
 static CK_RV do_mechanism_list(CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
@@ -121,12 +121,12 @@ static unsigned char *pkcs8_of(EVP_PKEY *pkey, size_t *len)
 	return der;
 }
 
-static CK_RV unwrap_blob(CK_OBJECT_HANDLE unwrapping_key, CK_MECHANISM_TYPE hash,
-			 CK_ULONG aes_bits, unsigned char *blob, size_t blob_len,
-			 CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *key)
+static CK_RV unwrap_blob(CK_OBJECT_HANDLE unwrapping_key, CK_MECHANISM_TYPE hash, CK_ULONG aes_bits,
+                         unsigned char *blob, size_t blob_len, CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                         CK_OBJECT_HANDLE *key)
 {
 	CK_RSA_PKCS_OAEP_PARAMS oaep = {hash, hash == CKM_SHA256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1,
-					CKZ_DATA_SPECIFIED, NULL, 0};
+	                                CKZ_DATA_SPECIFIED, NULL, 0};
 	CK_RSA_AES_KEY_WRAP_PARAMS params = {aes_bits, &oaep};
 	CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
 
@@ -136,7 +136,7 @@ static CK_RV unwrap_blob(CK_OBJECT_HANDLE unwrapping_key, CK_MECHANISM_TYPE hash
 
 /* Wraps target under the test KEK as a customer would, then imports it. */
 static CK_RV import_key(enum byok_oaep_hash hash, const unsigned char *target, size_t len,
-			CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *key)
+                        CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *key)
 {
 	unsigned char *blob = NULL;
 	size_t blob_len = 0;
@@ -144,10 +144,9 @@ static CK_RV import_key(enum byok_oaep_hash hash, const unsigned char *target, s
 	CK_RV rv;
 
 	CU_ASSERT_EQUAL_FATAL(
-		byok_rsa_aes_wrap(kek_pub, hash, target, len, &blob, &blob_len, err, sizeof(err)),
-		0);
+	    byok_rsa_aes_wrap(kek_pub, hash, target, len, &blob, &blob_len, err, sizeof(err)), 0);
 	rv = unwrap_blob(kek, hash == BYOK_OAEP_SHA256 ? CKM_SHA256 : CKM_SHA_1, 256, blob,
-			 blob_len, tmpl, count, key);
+	                 blob_len, tmpl, count, key);
 	free(blob);
 	return rv;
 }
@@ -155,10 +154,10 @@ static CK_RV import_key(enum byok_oaep_hash hash, const unsigned char *target, s
 static CK_RV import_private(EVP_PKEY *pkey, CK_KEY_TYPE type, CK_OBJECT_HANDLE *key)
 {
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &class_private, sizeof(class_private)},
-		{CKA_KEY_TYPE, &type, sizeof(type)},
-		{CKA_TOKEN, &no, sizeof(no)},
-		{CKA_SIGN, &yes, sizeof(yes)},
+	    {CKA_CLASS, &class_private, sizeof(class_private)},
+	    {CKA_KEY_TYPE, &type, sizeof(type)},
+	    {CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_SIGN, &yes, sizeof(yes)},
 	};
 	size_t len = 0;
 	unsigned char *der = pkcs8_of(pkey, &len);
@@ -178,7 +177,7 @@ static void check_unwrapped_attributes(CK_OBJECT_HANDLE key)
 }
 
 static int sign_in_token(CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE type, const unsigned char *in,
-			 size_t in_len, unsigned char *sig, CK_ULONG *sig_len)
+                         size_t in_len, unsigned char *sig, CK_ULONG *sig_len)
 {
 	CK_MECHANISM mech = {type, NULL, 0};
 
@@ -188,11 +187,11 @@ static int sign_in_token(CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE type, const uns
 }
 
 static int verify_openssl(EVP_PKEY *pkey, const EVP_MD *md, const unsigned char *msg,
-			  size_t msg_len, const unsigned char *sig, size_t sig_len)
+                          size_t msg_len, const unsigned char *sig, size_t sig_len)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) == 1 &&
-		 EVP_DigestVerify(ctx, sig, sig_len, msg, msg_len) == 1;
+	         EVP_DigestVerify(ctx, sig, sig_len, msg, msg_len) == 1;
 
 	EVP_MD_CTX_free(ctx);
 	return ok ? 0 : -1;
@@ -210,11 +209,10 @@ static void check_rsa_import(unsigned int bits)
 	CU_ASSERT_EQUAL_FATAL(import_private(pkey, CKK_RSA, &key), CKR_OK);
 	CU_ASSERT_EQUAL(fixture_count_objects(), before + 1);
 	check_unwrapped_attributes(key);
-	CU_ASSERT_EQUAL(sign_in_token(key, CKM_SHA256_RSA_PKCS, message, sizeof(message), sig,
-				      &sig_len),
-			0);
+	CU_ASSERT_EQUAL(
+	    sign_in_token(key, CKM_SHA256_RSA_PKCS, message, sizeof(message), sig, &sig_len), 0);
 	CU_ASSERT_EQUAL(verify_openssl(pkey, EVP_sha256(), message, sizeof(message), sig, sig_len),
-			0);
+	                0);
 	fx.fl->C_DestroyObject(fx.session, key);
 	EVP_PKEY_free(pkey);
 }
@@ -239,7 +237,7 @@ static int ecdsa_raw_verify(EVP_PKEY *pkey, const unsigned char *sig, CK_ULONG s
 
 	SHA256(message, sizeof(message), digest);
 	ECDSA_SIG_set0(esig, BN_bin2bn(sig, (int)sig_len / 2, NULL),
-		       BN_bin2bn(sig + sig_len / 2, (int)sig_len / 2, NULL));
+	               BN_bin2bn(sig + sig_len / 2, (int)sig_len / 2, NULL));
 	der_len = i2d_ECDSA_SIG(esig, &der);
 	ok = der_len > 0 && EVP_PKEY_verify_init(ctx) == 1 &&
 	     EVP_PKEY_verify(ctx, der, (size_t)der_len, digest, sizeof(digest)) == 1;
@@ -308,9 +306,8 @@ static void test_mech_import_ed25519(void)
 	}
 	CU_ASSERT_EQUAL(fixture_count_objects(), before + 1);
 	check_unwrapped_attributes(key);
-	CU_ASSERT_EQUAL_FATAL(sign_in_token(key, CKM_EDDSA, message, sizeof(message), sig,
-					    &sig_len),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    sign_in_token(key, CKM_EDDSA, message, sizeof(message), sig, &sig_len), 0);
 	CU_ASSERT_EQUAL(verify_openssl(pkey, NULL, message, sizeof(message), sig, sig_len), 0);
 	fx.fl->C_DestroyObject(fx.session, key);
 	EVP_PKEY_free(pkey);
@@ -336,9 +333,8 @@ static void check_aes_key(CK_OBJECT_HANDLE key, const unsigned char *value, size
 	int n = 0;
 
 	CU_ASSERT_EQUAL_FATAL(fx.fl->C_EncryptInit(fx.session, &ecb, key), CKR_OK);
-	CU_ASSERT_EQUAL_FATAL(fx.fl->C_Encrypt(fx.session, (CK_BYTE_PTR)block, 16, token_out,
-					       &token_len),
-			      CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    fx.fl->C_Encrypt(fx.session, (CK_BYTE_PTR)block, 16, token_out, &token_len), CKR_OK);
 	EVP_EncryptInit_ex(ctx, aes_ecb(len), NULL, value, NULL);
 	EVP_CIPHER_CTX_set_padding(ctx, 0);
 	EVP_EncryptUpdate(ctx, openssl_out, &n, block, 16);
@@ -351,11 +347,11 @@ static void check_aes_import(size_t len)
 {
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &no, sizeof(no)},
-		{CKA_ENCRYPT, &yes, sizeof(yes)},
-		{CKA_DECRYPT, &yes, sizeof(yes)},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	    {CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_ENCRYPT, &yes, sizeof(yes)},
+	    {CKA_DECRYPT, &yes, sizeof(yes)},
 	};
 	unsigned char value[32];
 	CK_ULONG before = fixture_count_objects();
@@ -429,17 +425,17 @@ static void test_mech_kwp_id_mapping(void)
 	static const unsigned char target[24] = "an AES-192 key to unwrap";
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_ATTRIBUTE kek_tmpl[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &no, sizeof(no)},
-		{CKA_UNWRAP, &yes, sizeof(yes)},
-		{CKA_VALUE, (void *)kek_value, sizeof(kek_value)},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	    {CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_UNWRAP, &yes, sizeof(yes)},
+	    {CKA_VALUE, (void *)kek_value, sizeof(kek_value)},
 	};
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &no, sizeof(no)},
-		{CKA_ENCRYPT, &yes, sizeof(yes)},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	    {CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_ENCRYPT, &yes, sizeof(yes)},
 	};
 	unsigned char wrapped[BYOK_KWP_WRAPPED_LEN(24)];
 	size_t wrapped_len = 0;
@@ -450,8 +446,8 @@ static void test_mech_kwp_id_mapping(void)
 	for (CK_MECHANISM_TYPE id = CKM_AES_KEY_WRAP_PAD; id <= CKM_AES_KEY_WRAP_KWP; id++) {
 		CK_MECHANISM mech = {id, NULL, 0};
 
-		CU_ASSERT_EQUAL_FATAL(do_unwrap(&mech, aes_kek, wrapped, wrapped_len, tmpl, 4, &key),
-				      CKR_OK);
+		CU_ASSERT_EQUAL_FATAL(
+		    do_unwrap(&mech, aes_kek, wrapped, wrapped_len, tmpl, 4, &key), CKR_OK);
 		check_aes_key(key, target, 24);
 		fx.fl->C_DestroyObject(fx.session, key);
 	}
@@ -463,9 +459,9 @@ static void check_bad_blob(unsigned char *blob, size_t len, CK_RV expected)
 {
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	    {CKA_TOKEN, &no, sizeof(no)},
 	};
 	CK_ULONG before = fixture_count_objects();
 	CK_OBJECT_HANDLE key;
@@ -486,7 +482,7 @@ static void test_mech_bad_blobs(void)
 	char err[256];
 
 	CU_ASSERT_EQUAL_FATAL(
-		byok_rsa_aes_wrap(kek_pub, BYOK_OAEP_SHA1, target, 32, &blob, &len, err, 256), 0);
+	    byok_rsa_aes_wrap(kek_pub, BYOK_OAEP_SHA1, target, 32, &blob, &len, err, 256), 0);
 
 	/* Tampered RSA part, then tampered wrap part: any failure code will do. */
 	blob[10] ^= 0x40;
@@ -508,9 +504,9 @@ static void test_mech_oaep_sha256_rejected(void)
 	unsigned char target[32] = {9}, *blob = NULL;
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	    {CKA_TOKEN, &no, sizeof(no)},
 	};
 	CK_ULONG before = fixture_count_objects();
 	CK_OBJECT_HANDLE key;
@@ -518,11 +514,10 @@ static void test_mech_oaep_sha256_rejected(void)
 	char err[256];
 
 	CU_ASSERT_EQUAL_FATAL(
-		byok_rsa_aes_wrap(kek_pub, BYOK_OAEP_SHA256, target, 32, &blob, &len, err, 256),
-		0);
+	    byok_rsa_aes_wrap(kek_pub, BYOK_OAEP_SHA256, target, 32, &blob, &len, err, 256), 0);
 	trace_reset();
 	CU_ASSERT_EQUAL(unwrap_blob(kek, CKM_SHA256, 256, blob, len, tmpl, 3, &key),
-			CKR_MECHANISM_PARAM_INVALID);
+	                CKR_MECHANISM_PARAM_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(trace_read(), "SHA-256"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(trace_read(), "SHA-1 only"));
 	CU_ASSERT_EQUAL(fixture_count_objects(), before);
@@ -538,19 +533,19 @@ static void test_mech_bad_params(void)
 	CK_OBJECT_HANDLE key;
 
 	CU_ASSERT_EQUAL(do_unwrap(&mech, kek, blob, 300, NULL, 0, &key),
-			CKR_MECHANISM_PARAM_INVALID);
+	                CKR_MECHANISM_PARAM_INVALID);
 	mech.ulParameterLen = sizeof(params);
 	params.ulAESKeyBits = 200;
 	CU_ASSERT_EQUAL(do_unwrap(&mech, kek, blob, 300, NULL, 0, &key),
-			CKR_MECHANISM_PARAM_INVALID);
+	                CKR_MECHANISM_PARAM_INVALID);
 	params.ulAESKeyBits = 256;
 	params.pOAEPParams = NULL;
 	CU_ASSERT_EQUAL(do_unwrap(&mech, kek, blob, 300, NULL, 0, &key),
-			CKR_MECHANISM_PARAM_INVALID);
+	                CKR_MECHANISM_PARAM_INVALID);
 	params.pOAEPParams = &oaep;
 	oaep.hashAlg = CKM_MD5;
 	CU_ASSERT_EQUAL(do_unwrap(&mech, kek, blob, 300, NULL, 0, &key),
-			CKR_MECHANISM_PARAM_INVALID);
+	                CKR_MECHANISM_PARAM_INVALID);
 }
 
 static void test_mech_kek_not_import_only(void)
@@ -561,9 +556,9 @@ static void test_mech_kek_not_import_only(void)
 	unsigned char target[32] = {5}, *blob = NULL;
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	    {CKA_TOKEN, &no, sizeof(no)},
 	};
 	CK_ULONG before = fixture_count_objects();
 	CK_OBJECT_HANDLE key;
@@ -572,10 +567,10 @@ static void test_mech_kek_not_import_only(void)
 
 	CU_ASSERT_NOT_EQUAL_FATAL(bad_kek, CK_INVALID_HANDLE);
 	CU_ASSERT_EQUAL_FATAL(
-		byok_rsa_aes_wrap(pub, BYOK_OAEP_SHA1, target, 32, &blob, &len, err, 256), 0);
+	    byok_rsa_aes_wrap(pub, BYOK_OAEP_SHA1, target, 32, &blob, &len, err, 256), 0);
 	trace_reset();
 	CU_ASSERT_EQUAL(unwrap_blob(bad_kek, CKM_SHA_1, 256, blob, len, tmpl, 3, &key),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	/* Through the module, the policy layer may refuse the KEK first, in its own words. */
 	snprintf(handle, sizeof(handle), " %lu ", (unsigned long)bad_kek);
 	CU_ASSERT_PTR_NOT_NULL(strstr(trace_read(), handle));
@@ -596,9 +591,9 @@ static void test_mech_other_kek(void)
 	unsigned char target[32] = {4}, *blob = NULL;
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	    {CKA_TOKEN, &no, sizeof(no)},
 	};
 	CK_ULONG before = fixture_count_objects();
 	CK_OBJECT_HANDLE key;
@@ -607,8 +602,7 @@ static void test_mech_other_kek(void)
 
 	CU_ASSERT_NOT_EQUAL_FATAL(other, CK_INVALID_HANDLE);
 	CU_ASSERT_EQUAL_FATAL(
-		byok_rsa_aes_wrap(other_pub, BYOK_OAEP_SHA1, target, 32, &blob, &len, err, 256),
-		0);
+	    byok_rsa_aes_wrap(other_pub, BYOK_OAEP_SHA1, target, 32, &blob, &len, err, 256), 0);
 	CU_ASSERT_NOT_EQUAL(unwrap_blob(kek, CKM_SHA_1, 256, blob, len, tmpl, 3, &key), CKR_OK);
 	CU_ASSERT_EQUAL(key, CK_INVALID_HANDLE);
 	CU_ASSERT_EQUAL(fixture_count_objects(), before);
@@ -663,19 +657,19 @@ static void test_mech_extractable_rejected(void)
 	unsigned char target[16] = {3};
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &no, sizeof(no)},
-		{CKA_EXTRACTABLE, &yes, sizeof(yes)},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	    {CKA_TOKEN, &no, sizeof(no)},
+	    {CKA_EXTRACTABLE, &yes, sizeof(yes)},
 	};
 	CK_ULONG before = fixture_count_objects();
 	CK_OBJECT_HANDLE key;
 
 	CU_ASSERT_EQUAL(import_key(BYOK_OAEP_SHA1, target, 16, tmpl, 4, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	tmpl[3] = (CK_ATTRIBUTE){CKA_SENSITIVE, &no, sizeof(no)};
 	CU_ASSERT_EQUAL(import_key(BYOK_OAEP_SHA1, target, 16, tmpl, 4, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	CU_ASSERT_EQUAL(fixture_count_objects(), before);
 }
 
@@ -691,7 +685,7 @@ static int native_template_tight;
 static struct hsmux_backend direct; /* the SoftHSM backend that does the work */
 
 static CK_RV native_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
-				   CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+                                   CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
 {
 	if (type != CKM_RSA_AES_KEY_WRAP)
 		return direct.ops->get_mechanism_info(&direct, slot, type, info);
@@ -699,10 +693,10 @@ static CK_RV native_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID slot,
 	return CKR_OK;
 }
 
-static CK_RV native_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-			       CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping_key,
-			       CK_BYTE_PTR wrapped, CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl,
-			       CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+static CK_RV native_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                               CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
+                               CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                               CK_OBJECT_HANDLE_PTR key)
 {
 	int sensitive = 0, extractable = 1;
 
@@ -717,7 +711,7 @@ static CK_RV native_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s,
 		native_template_tight = sensitive && !extractable;
 	}
 	return hsmux_mech_unwrap_key(&direct, s, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
-				     count, key);
+	                             count, key);
 }
 
 static void test_mech_native_pass_through(void)
@@ -785,27 +779,27 @@ int main(int argc, char **argv)
 		const char *name;
 		CU_TestFunc fn;
 	} tests[] = {
-		{"test_mech_list_offers_rsa_aes", test_mech_list_offers_rsa_aes},
-		{"test_mech_kwp_id_mapping", test_mech_kwp_id_mapping},
-		{"test_mech_import_rsa_2048", test_mech_import_rsa_2048},
-		{"test_mech_import_rsa_3072", test_mech_import_rsa_3072},
-		{"test_mech_import_ec_p256", test_mech_import_ec_p256},
-		{"test_mech_import_ec_p384", test_mech_import_ec_p384},
-		{"test_mech_import_ec_p521", test_mech_import_ec_p521},
-		{"test_mech_import_ec_secp256k1", test_mech_import_ec_secp256k1},
-		{"test_mech_import_ed25519", test_mech_import_ed25519},
-		{"test_mech_import_aes", test_mech_import_aes},
-		{"test_mech_bad_blobs", test_mech_bad_blobs},
-		{"test_mech_oaep_sha256_rejected", test_mech_oaep_sha256_rejected},
-		{"test_mech_bad_params", test_mech_bad_params},
-		{"test_mech_kek_not_import_only", test_mech_kek_not_import_only},
-		{"test_mech_other_kek", test_mech_other_kek},
-		{"test_mech_rsa_too_small", test_mech_rsa_too_small},
-		{"test_mech_ec_curve_rejected", test_mech_ec_curve_rejected},
-		{"test_mech_type_mismatch", test_mech_type_mismatch},
-		{"test_mech_extractable_rejected", test_mech_extractable_rejected},
+	    {"test_mech_list_offers_rsa_aes", test_mech_list_offers_rsa_aes},
+	    {"test_mech_kwp_id_mapping", test_mech_kwp_id_mapping},
+	    {"test_mech_import_rsa_2048", test_mech_import_rsa_2048},
+	    {"test_mech_import_rsa_3072", test_mech_import_rsa_3072},
+	    {"test_mech_import_ec_p256", test_mech_import_ec_p256},
+	    {"test_mech_import_ec_p384", test_mech_import_ec_p384},
+	    {"test_mech_import_ec_p521", test_mech_import_ec_p521},
+	    {"test_mech_import_ec_secp256k1", test_mech_import_ec_secp256k1},
+	    {"test_mech_import_ed25519", test_mech_import_ed25519},
+	    {"test_mech_import_aes", test_mech_import_aes},
+	    {"test_mech_bad_blobs", test_mech_bad_blobs},
+	    {"test_mech_oaep_sha256_rejected", test_mech_oaep_sha256_rejected},
+	    {"test_mech_bad_params", test_mech_bad_params},
+	    {"test_mech_kek_not_import_only", test_mech_kek_not_import_only},
+	    {"test_mech_other_kek", test_mech_other_kek},
+	    {"test_mech_rsa_too_small", test_mech_rsa_too_small},
+	    {"test_mech_ec_curve_rejected", test_mech_ec_curve_rejected},
+	    {"test_mech_type_mismatch", test_mech_type_mismatch},
+	    {"test_mech_extractable_rejected", test_mech_extractable_rejected},
 #ifndef BYOK_THROUGH_MODULE
-		{"test_mech_native_pass_through", test_mech_native_pass_through},
+	    {"test_mech_native_pass_through", test_mech_native_pass_through},
 #endif
 	};
 	CU_pSuite suite;
@@ -826,7 +820,7 @@ int main(int argc, char **argv)
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-		   CU_get_number_of_suites_failed();
+	           CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
 	return failures == 0 ? 0 : 1;
 }

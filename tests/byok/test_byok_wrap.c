@@ -20,26 +20,24 @@
 
 /* RFC 5649 section 6: the KEK of both examples (192 bits). */
 static const unsigned char rfc5649_kek[24] = {
-	0x58, 0x40, 0xdf, 0x6e, 0x29, 0xb0, 0x2a, 0xf1, 0xab, 0x49, 0x3b, 0x70,
-	0x5b, 0xf1, 0x6e, 0xa1, 0xae, 0x83, 0x38, 0xf4, 0xdc, 0xc1, 0x76, 0xa8,
+    0x58, 0x40, 0xdf, 0x6e, 0x29, 0xb0, 0x2a, 0xf1, 0xab, 0x49, 0x3b, 0x70,
+    0x5b, 0xf1, 0x6e, 0xa1, 0xae, 0x83, 0x38, 0xf4, 0xdc, 0xc1, 0x76, 0xa8,
 };
 
 /* RFC 5649 section 6, first example: a 20-octet key. */
 static const unsigned char rfc5649_key20[20] = {
-	0xc3, 0x7b, 0x7e, 0x64, 0x92, 0x58, 0x43, 0x40, 0xbe, 0xd1,
-	0x22, 0x07, 0x80, 0x89, 0x41, 0x15, 0x50, 0x68, 0xf7, 0x38,
+    0xc3, 0x7b, 0x7e, 0x64, 0x92, 0x58, 0x43, 0x40, 0xbe, 0xd1,
+    0x22, 0x07, 0x80, 0x89, 0x41, 0x15, 0x50, 0x68, 0xf7, 0x38,
 };
 static const unsigned char rfc5649_wrap20[32] = {
-	0x13, 0x8b, 0xde, 0xaa, 0x9b, 0x8f, 0xa7, 0xfc, 0x61, 0xf9, 0x77,
-	0x42, 0xe7, 0x22, 0x48, 0xee, 0x5a, 0xe6, 0xae, 0x53, 0x60, 0xd1,
-	0xae, 0x6a, 0x5f, 0x54, 0xf3, 0x73, 0xfa, 0x54, 0x3b, 0x6a,
+    0x13, 0x8b, 0xde, 0xaa, 0x9b, 0x8f, 0xa7, 0xfc, 0x61, 0xf9, 0x77, 0x42, 0xe7, 0x22, 0x48, 0xee,
+    0x5a, 0xe6, 0xae, 0x53, 0x60, 0xd1, 0xae, 0x6a, 0x5f, 0x54, 0xf3, 0x73, 0xfa, 0x54, 0x3b, 0x6a,
 };
 
 /* RFC 5649 section 6, second example: a 7-octet key. */
 static const unsigned char rfc5649_key7[7] = {0x46, 0x6f, 0x72, 0x50, 0x61, 0x73, 0x69};
 static const unsigned char rfc5649_wrap7[16] = {
-	0xaf, 0xbe, 0xb0, 0xf0, 0x7d, 0xfb, 0xf5, 0x41,
-	0x92, 0x00, 0xf2, 0xcc, 0xb5, 0x0b, 0xb2, 0x4f,
+    0xaf, 0xbe, 0xb0, 0xf0, 0x7d, 0xfb, 0xf5, 0x41, 0x92, 0x00, 0xf2, 0xcc, 0xb5, 0x0b, 0xb2, 0x4f,
 };
 
 static void test_kwp_rfc5649_wrap_20(void)
@@ -47,8 +45,7 @@ static void test_kwp_rfc5649_wrap_20(void)
 	unsigned char out[BYOK_KWP_WRAPPED_LEN(20)];
 	size_t out_len = 0;
 
-	CU_ASSERT_EQUAL_FATAL(byok_kwp_wrap(rfc5649_kek, 24, rfc5649_key20, 20, out, &out_len),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(byok_kwp_wrap(rfc5649_kek, 24, rfc5649_key20, 20, out, &out_len), 0);
 	CU_ASSERT_EQUAL(out_len, sizeof(rfc5649_wrap20));
 	CU_ASSERT_EQUAL(memcmp(out, rfc5649_wrap20, sizeof(rfc5649_wrap20)), 0);
 }
@@ -69,12 +66,12 @@ static void test_kwp_rfc5649_unwrap(void)
 	size_t out_len = 0;
 
 	CU_ASSERT_EQUAL_FATAL(byok_kwp_unwrap(rfc5649_kek, 24, rfc5649_wrap20, 32, out, &out_len),
-			      0);
+	                      0);
 	CU_ASSERT_EQUAL(out_len, 20);
 	CU_ASSERT_EQUAL(memcmp(out, rfc5649_key20, 20), 0);
 
 	CU_ASSERT_EQUAL_FATAL(byok_kwp_unwrap(rfc5649_kek, 24, rfc5649_wrap7, 16, out, &out_len),
-			      0);
+	                      0);
 	CU_ASSERT_EQUAL(out_len, 7);
 	CU_ASSERT_EQUAL(memcmp(out, rfc5649_key7, 7), 0);
 }
@@ -108,7 +105,7 @@ static EVP_PKEY *rsa_generate(unsigned int bits)
 
 /* Takes a blob apart with plain EVP calls, as an HSM does on import. */
 static int oaep_decrypt(EVP_PKEY *kek, const EVP_MD *md, const unsigned char *in, size_t in_len,
-			unsigned char *out, size_t *out_len)
+                        unsigned char *out, size_t *out_len)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(kek, NULL);
 	int ok;
@@ -131,15 +128,14 @@ static void check_rsa_aes_wrap(enum byok_oaep_hash hash, const EVP_MD *md, const
 	char err[256];
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(kek);
-	CU_ASSERT_EQUAL_FATAL(byok_rsa_aes_wrap(kek, hash, target, 33, &blob, &blob_len, err,
-						sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    byok_rsa_aes_wrap(kek, hash, target, 33, &blob, &blob_len, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(blob_len, 256 + BYOK_KWP_WRAPPED_LEN(33));
 
 	CU_ASSERT_EQUAL_FATAL(oaep_decrypt(kek, md, blob, 256, aes, &aes_len), 0);
 	CU_ASSERT_EQUAL(aes_len, 32);
 	CU_ASSERT_EQUAL_FATAL(
-		byok_kwp_unwrap(aes, aes_len, blob + 256, blob_len - 256, plain, &plain_len), 0);
+	    byok_kwp_unwrap(aes, aes_len, blob + 256, blob_len - 256, plain, &plain_len), 0);
 	CU_ASSERT_EQUAL(plain_len, 33);
 	CU_ASSERT_EQUAL(memcmp(plain, target, 33), 0);
 
@@ -193,9 +189,8 @@ static void test_target_load_rsa_small(void)
 	char path[64], err[256] = "";
 
 	write_pem(pkey, path, sizeof(path));
-	CU_ASSERT_EQUAL(byok_target_load(path, false, &key, &key_len, &type, &pub, err,
-					 sizeof(err)),
-			-1);
+	CU_ASSERT_EQUAL(
+	    byok_target_load(path, false, &key, &key_len, &type, &pub, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NULL(key);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "RSA-1024"));
 	unlink(path);
@@ -213,9 +208,8 @@ static void test_target_load_ec_pkcs8(void)
 	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
 
 	write_pem(pkey, path, sizeof(path));
-	CU_ASSERT_EQUAL_FATAL(byok_target_load(path, false, &key, &key_len, &type, &pub, err,
-					       sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    byok_target_load(path, false, &key, &key_len, &type, &pub, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(type, BYOK_KEY_EC);
 	CU_ASSERT_PTR_NOT_NULL(pub);
 
@@ -241,9 +235,8 @@ static void test_target_load_ec_curve(void)
 	char path[64], err[256] = "";
 
 	write_pem(pkey, path, sizeof(path));
-	CU_ASSERT_EQUAL(byok_target_load(path, false, &key, &key_len, &type, NULL, err,
-					 sizeof(err)),
-			-1);
+	CU_ASSERT_EQUAL(
+	    byok_target_load(path, false, &key, &key_len, &type, NULL, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "secp224r1"));
 	unlink(path);
 	EVP_PKEY_free(pkey);
@@ -262,18 +255,16 @@ static void test_target_load_aes_length(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
 	fwrite("0123456789abcdef0123", 1, 20, fp);
 	fclose(fp);
-	CU_ASSERT_EQUAL(byok_target_load(path, true, &key, &key_len, &type, NULL, err,
-					 sizeof(err)),
-			-1);
+	CU_ASSERT_EQUAL(byok_target_load(path, true, &key, &key_len, &type, NULL, err, sizeof(err)),
+	                -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "20 bytes"));
 
 	fp = fopen(path, "wb");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
 	fwrite("0123456789abcdef0123456789abcdef", 1, 32, fp);
 	fclose(fp);
-	CU_ASSERT_EQUAL_FATAL(byok_target_load(path, true, &key, &key_len, &type, NULL, err,
-					       sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    byok_target_load(path, true, &key, &key_len, &type, NULL, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(type, BYOK_KEY_AES);
 	CU_ASSERT_EQUAL(key_len, 32);
 	CU_ASSERT_EQUAL(memcmp(key, "0123456789abcdef0123456789abcdef", 32), 0);
