@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the backup reader: the manifest parser, the chunk
  * framing and the archive parser. The key is all zeros, and the seed corpus
- * holds a backup made under that key, so mutations reach the archive too.
+ * contains a backup made under that key, so mutations reach the archive too.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the parsers of sd.json and upload.json. The first
- * byte picks the parser; a parsed sd.json also goes through recovery with a
- * fixed RSA key, which walks the custodian entries and their base64.
+ * byte selects the parser. A parsed sd.json also goes through recovery with
+ * a fixed RSA key, so the custodian entries and their base64 are decoded.
  */
 #include <stddef.h>
 #include <stdint.h>

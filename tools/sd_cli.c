@@ -34,10 +34,10 @@ void sd_cli_close(struct cli *cli, struct sd_cli_session *s)
 	s->session = CK_INVALID_HANDLE;
 }
 
-void sd_cli_fail(const char *what, CK_RV rv, const char *err)
+void sd_cli_fail(const char *action, CK_RV rv, const char *err)
 {
 	if (err && err[0])
-		cli_error("%s: %s", what, err);
+		cli_error("%s: %s", action, err);
 	else
-		cli_error("%s failed with %s", what, cli_rv_name(rv));
+		cli_error("%s failed with %s", action, cli_rv_name(rv));
 }

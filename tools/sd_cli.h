@@ -21,8 +21,8 @@ int sd_cli_open(struct cli *cli, const char *token, const char *pin_file,
 		struct sd_cli_session *s);
 void sd_cli_close(struct cli *cli, struct sd_cli_session *s);
 
-/* Prints "hsmux: <what>: <err>" with the code when err is empty. */
-void sd_cli_fail(const char *what, CK_RV rv, const char *err);
+/* Prints "hsmux: ACTION: ERR", or the action and the CK_RV name when err is empty. */
+void sd_cli_fail(const char *action, CK_RV rv, const char *err);
 
 /*
  * `hsmux sd recover`, offline: rebuilds the key of sd_path from the

@@ -12,7 +12,7 @@
 #include "module/config.h"
 #include "module/trace.h"
 
-/* SoftHSM's own attribute of token.object that holds the serial number (OSAttributes.h). */
+/* SoftHSM's own attribute of token.object that contains the serial number (OSAttributes.h). */
 #define SOFTHSM_ATTR_TOKEN_SERIAL 0x8000534AUL
 
 /* SoftHSM's attribute kinds in object files (ObjectFile.cpp). */

@@ -7,7 +7,7 @@
  * lock on its .lock file. The snapshot takes an open-file-description
  * (OFD) write lock on every file of the directory. OFD locks conflict with
  * SoftHSM's process-associated locks even within this process, so while
- * all are held nobody writes. Three gaps remain, and each is checked:
+ * all are held no SoftHSM instance can write. Three gaps remain, and each is checked:
  * - SoftHSM releases the lock of a plain attribute write before stdio has
  *   flushed the data, so every file is read twice under the locks and
  *   must be the same both times and parse as a whole object file;

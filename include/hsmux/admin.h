@@ -40,10 +40,10 @@ struct hsmux_admin_functions {
 	CK_VERSION version;
 
 	/*
-	 * Activates the token's security domain: makes a 256-bit key from the
-	 * backend's C_GenerateRandom, splits it quorum-of-n with Shamir's
-	 * scheme, encrypts share i to custodian_spki[i] (DER
-	 * SubjectPublicKeyInfo of an RSA key of 2048 bits or more), writes
+	 * Activates the token's security domain. It makes a 256-bit key from
+	 * the backend's C_GenerateRandom and splits it quorum-of-n with
+	 * Shamir's scheme. Share i is encrypted to custodian_spki[i], the DER
+	 * SubjectPublicKeyInfo of an RSA key of 2048 bits or more. It writes
 	 * sd.json to sd_path, and only then stores the key in the token.
 	 * 3 <= n <= 10 and 2 <= quorum <= n, else CKR_ARGUMENTS_BAD. A token
 	 * that has a security domain already gives CKR_FUNCTION_REJECTED.

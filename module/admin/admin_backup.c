@@ -183,22 +183,22 @@ static CK_RV restore_check(struct sd_tok *t, struct bk_reader *r, const char *in
 static CK_RV restore_from(struct sd_tok *t, FILE *in, const char *in_path, char *err,
 			  size_t err_len)
 {
-	char why[256] = "";
-	struct restore_ctx c = {.name = "", .err = why, .err_len = sizeof(why)};
+	char reason[256] = "";
+	struct restore_ctx c = {.name = "", .err = reason, .err_len = sizeof(reason)};
 	CK_RV rv;
 
-	c.r = bk_reader_open(in, why, sizeof(why));
+	c.r = bk_reader_open(in, reason, sizeof(reason));
 	if (!c.r)
 		return sd_fail(CKR_DATA_INVALID, err, err_len, "'%s' is refused: %s", in_path,
-			       why);
+			       reason);
 	rv = restore_check(t, c.r, in_path, err, err_len);
 	if (rv == CKR_OK) {
 		rv = t->be->ops->backup_import(t->be, t->bslot, restore_next, &c);
 		if (rv == CKR_OK)
 			hsmux_session_remove_slot(t->vslot);
-		else if (why[0])
+		else if (reason[0])
 			sd_fail(rv, err, err_len, "'%s' is refused and token '%s' is unchanged: %s",
-				in_path, t->id.label, why);
+				in_path, t->id.label, reason);
 		else
 			sd_fail(rv, err, err_len, "restoring '%s' into token '%s' failed (%s)",
 				in_path, t->id.label, hsmux_rv_name(rv));

@@ -39,7 +39,7 @@
 #define BK_CHUNK_SIZE 65536
 #define BK_CHUNK_MAX (1u << 20)
 #define BK_HEADER_MAX (16u << 20)
-/* The longest file name in the archive; SoftHSM's names are a UUID and a suffix. */
+/* The maximum length of a file name in the archive. SoftHSM's names are a UUID and a suffix. */
 #define BK_NAME_MAX 255
 /* The largest single file in the archive. */
 #define BK_FILE_MAX (64u << 20)

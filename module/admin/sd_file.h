@@ -1,5 +1,5 @@
 /*
- * The security-domain documents: sd.json, which holds one share of the
+ * The security-domain documents: sd.json, which contains one share of the
  * security-domain key per custodian, and upload.json, which carries the
  * rebuilt key to a new token wrapped under that token's exchange key.
  *

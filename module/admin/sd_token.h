@@ -1,7 +1,7 @@
 /*
- * The token side of the security domain inside the module: calls go
- * straight to the session's backend (the module's own policy layer has no
- * say over its own key), with the backend's session handle.
+ * The token side of the security domain inside the module. Calls go
+ * straight to the session's backend with the backend's session handle,
+ * because the module's key policy is for clients' keys, not for its own.
  */
 #ifndef HSMUX_ADMIN_SD_TOKEN_H
 #define HSMUX_ADMIN_SD_TOKEN_H
@@ -45,7 +45,7 @@ CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, CK_OBJECT
 
 /*
  * Unwraps a security-domain key with the exchange private key
- * (CKM_RSA_PKCS_OAEP, SHA-1); token says whether it is a token object.
+ * (CKM_RSA_PKCS_OAEP, SHA-1). The new key is a token object when token is true.
  */
 CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange,
 			const unsigned char *wrapped, size_t len, bool token,

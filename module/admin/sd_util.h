@@ -75,9 +75,9 @@ json_t *sd_json_parse_canonical(const char *text, size_t len, char *err, size_t 
 
 /*
  * Writes data to path atomically: a temporary file in the same directory,
- * fsync, rename, then fsync of the directory. The file gets mode 0600 unless
- * mode says otherwise. Returns 0, or -1 with errno set; on failure no file
- * is left under path or the temporary name.
+ * fsync, rename, then fsync of the directory. The file gets mode, or 0600
+ * when mode is 0. Returns 0, or -1 with errno set. When the rename did not
+ * happen, path is unchanged and the temporary file is removed.
  */
 int sd_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 

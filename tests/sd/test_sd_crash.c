@@ -1,8 +1,8 @@
 /*
- * kill -9 at random points of backup and restore. A child logs in, tells
- * the parent, and on the parent's word starts the operation; the parent
- * kills it after a random delay up to a little more than the time the
- * whole operation takes. After each kill:
+ * kill -9 at random points of backup and restore. A child logs in, signals
+ * the parent through a pipe, and starts the operation when the parent
+ * writes back. The parent kills it after a random delay of up to 1.25
+ * times the duration of an uninterrupted run. After each kill:
  * - the backup file is absent, or whole: it decrypts to its final chunk
  *   with the key rebuilt offline from the custodians' shares;
  * - the target token's directory is exactly as before, or exactly the
@@ -125,9 +125,9 @@ static int victim_main(const struct victim *v, int ready, int go)
 }
 
 /*
- * Runs the victim and kills it delay_us after its start (never with delay
- * 0). before() runs between login and start. Returns the microseconds the
- * operation ran, or -1.
+ * Runs the victim and kills it delay_us after its start; with delay_us 0 it
+ * lets the operation finish, which must then succeed. before() runs between
+ * login and start. Returns the microseconds the operation ran, or -1.
  */
 static long run_victim(const struct victim *v, long delay_us, void (*before)(void))
 {
