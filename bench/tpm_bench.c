@@ -16,7 +16,7 @@
 #include "hsmux/pkcs11.h"
 
 #define MAX_ROUNDS 100
-#define PIN	   "1234"
+#define PIN        "1234"
 
 struct module {
 	const char *path;
@@ -32,8 +32,8 @@ struct op {
 };
 
 static const struct op ops[] = {
-	{"rsa2048 (CKM_SHA256_RSA_PKCS, 32 bytes)", CKM_SHA256_RSA_PKCS, 32},
-	{"ecdsa-p256 (CKM_ECDSA, 32-byte hash)", CKM_ECDSA, 32},
+    {"rsa2048 (CKM_SHA256_RSA_PKCS, 32 bytes)", CKM_SHA256_RSA_PKCS, 32},
+    {"ecdsa-p256 (CKM_ECDSA, 32-byte hash)", CKM_ECDSA, 32},
 };
 
 static double now(void)
@@ -55,8 +55,8 @@ static int find_key(struct module *m, const char *label, CK_OBJECT_HANDLE *key)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
 	};
 	CK_ULONG n = 0;
 	CK_RV rv;
@@ -92,7 +92,7 @@ static int open_module(struct module *m)
 		rv = CKR_TOKEN_NOT_PRESENT;
 	if (rv == CKR_OK)
 		rv = m->p11->C_OpenSession(slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
-					   NULL, &m->session);
+		                           NULL, &m->session);
 	if (rv == CKR_OK)
 		rv = m->p11->C_Login(m->session, CKU_USER, (CK_UTF8CHAR *)PIN, strlen(PIN));
 	if (rv != CKR_OK)
@@ -138,7 +138,7 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
 	struct module mods[2] = {{.path = argc > 1 ? argv[1] : NULL},
-				 {.path = argc > 2 ? argv[2] : NULL}};
+	                         {.path = argc > 2 ? argv[2] : NULL}};
 	int rounds = argc > 3 ? atoi(argv[3]) : 0;
 	double seconds = argc > 4 ? strtod(argv[4], NULL) : 0;
 	double rate[2][MAX_ROUNDS];
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 
 	if (argc != 5 || rounds < 1 || rounds > MAX_ROUNDS || seconds <= 0) {
 		fprintf(stderr, "usage: %s MODULE_A MODULE_B ROUNDS SECONDS (ROUNDS 1-%d)\n",
-			argv[0], MAX_ROUNDS);
+		        argv[0], MAX_ROUNDS);
 		return 2;
 	}
 	if (open_module(&mods[0]) || open_module(&mods[1]))

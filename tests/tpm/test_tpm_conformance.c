@@ -15,6 +15,8 @@
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include "tpm_p11.h"
 #include "tpm_test_util.h"
@@ -355,6 +357,37 @@ static void oaep_case(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE hash, CK_RSA_PKCS_M
 	CU_ASSERT_EQUAL(memcmp(pt, secret, sizeof(secret)), 0);
 }
 
+/* CKM_RSA_PKCS decryption (the TPM's RSAES) of openssl's PKCS#1 v1.5 ciphertext. */
+static void pkcs1_decrypt_case(CK_SESSION_HANDLE s)
+{
+	CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+	CK_OBJECT_HANDLE pub, priv;
+	char pem[256], in[256], out[256];
+	CK_BYTE ct[512], pt[512];
+	CK_ULONG pt_len = sizeof(pt);
+	FILE *f;
+	size_t ct_len;
+
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PUBLIC_KEY, "rsa3072", &pub), 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa3072", &priv), 1);
+	path_of(pem, sizeof(pem), "pub3072.pem");
+	path_of(in, sizeof(in), "pkcs1.bin");
+	path_of(out, sizeof(out), "pkcs1.ct");
+	CU_ASSERT_FATAL(tpm_p11_write_pem(s, pub, pem));
+	CU_ASSERT_FATAL(tpm_p11_write_file(in, "pkcs1 secret", 12));
+	CU_ASSERT_FATAL(tpm_p11_run("openssl pkeyutl -encrypt -pubin -inkey %s -in %s -out %s "
+	                            "-pkeyopt rsa_padding_mode:pkcs1",
+	                            pem, in, out));
+	f = fopen(out, "rb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	ct_len = fread(ct, 1, sizeof(ct), f);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(p11->C_DecryptInit(s, &mech, priv), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_Decrypt(s, ct, ct_len, pt, &pt_len), CKR_OK);
+	CU_ASSERT_EQUAL(pt_len, 12);
+	CU_ASSERT_EQUAL(memcmp(pt, "pkcs1 secret", 12), 0);
+}
+
 static void test_tpm_conformance_decrypt(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(slot);
@@ -369,6 +402,8 @@ static void test_tpm_conformance_decrypt(void)
 	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
 	oaep_case(s, CKM_SHA256, CKG_MGF1_SHA256, "sha256");
 	oaep_case(s, CKM_SHA_1, CKG_MGF1_SHA1, "sha1");
+
+	pkcs1_decrypt_case(s);
 
 	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa2048", &priv), 1);
 	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "ec256", &ec), 1);
@@ -402,6 +437,188 @@ static void test_tpm_conformance_digest_random(void)
 	CU_ASSERT_EQUAL(p11->C_GenerateRandom(s, r1, sizeof(r1)), CKR_OK);
 	CU_ASSERT_EQUAL(p11->C_GenerateRandom(s, r2, sizeof(r2)), CKR_OK);
 	CU_ASSERT_NOT_EQUAL(memcmp(r1, r2, sizeof(r1)), 0);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
+/* How the sweep below checks one signing mechanism. */
+struct sweep_entry {
+	CK_MECHANISM_TYPE mech;
+	bool ec;
+	const char *md; /* OpenSSL digest name */
+	bool pss;
+	bool prehash;     /* the mechanism takes the digest */
+	bool digest_info; /* the mechanism takes a DigestInfo (CKM_RSA_PKCS) */
+};
+
+static const struct sweep_entry sweep[] = {
+    {CKM_RSA_PKCS, false, "SHA256", false, false, true},
+    {CKM_SHA1_RSA_PKCS, false, "SHA1", false, false, false},
+    {CKM_SHA256_RSA_PKCS, false, "SHA256", false, false, false},
+    {CKM_SHA384_RSA_PKCS, false, "SHA384", false, false, false},
+    {CKM_SHA512_RSA_PKCS, false, "SHA512", false, false, false},
+    {CKM_RSA_PKCS_PSS, false, "SHA384", true, true, false},
+    {CKM_SHA1_RSA_PKCS_PSS, false, "SHA1", true, false, false},
+    {CKM_SHA256_RSA_PKCS_PSS, false, "SHA256", true, false, false},
+    {CKM_SHA384_RSA_PKCS_PSS, false, "SHA384", true, false, false},
+    {CKM_SHA512_RSA_PKCS_PSS, false, "SHA512", true, false, false},
+    {CKM_ECDSA, true, "SHA256", false, true, false},
+    {CKM_ECDSA_SHA1, true, "SHA1", false, false, false},
+    {CKM_ECDSA_SHA256, true, "SHA256", false, false, false},
+    {CKM_ECDSA_SHA384, true, "SHA384", false, false, false},
+    {CKM_ECDSA_SHA512, true, "SHA512", false, false, false},
+};
+
+static CK_MECHANISM_TYPE hash_ckm(const char *md)
+{
+	if (!strcmp(md, "SHA1"))
+		return CKM_SHA_1;
+	if (!strcmp(md, "SHA256"))
+		return CKM_SHA256;
+	return strcmp(md, "SHA384") ? CKM_SHA512 : CKM_SHA384;
+}
+
+static CK_RSA_PKCS_MGF_TYPE hash_mgf(const char *md)
+{
+	if (!strcmp(md, "SHA1"))
+		return CKG_MGF1_SHA1;
+	if (!strcmp(md, "SHA256"))
+		return CKG_MGF1_SHA256;
+	return strcmp(md, "SHA384") ? CKG_MGF1_SHA512 : CKG_MGF1_SHA384;
+}
+
+/* Builds the mechanism's input: the data, its digest, or its DigestInfo. */
+static CK_ULONG sweep_input(const struct sweep_entry *e, const EVP_MD *md, CK_BYTE *in)
+{
+	unsigned char *der = NULL;
+	unsigned int len = 0;
+	X509_SIG *sig;
+	X509_ALGOR *alg;
+	ASN1_OCTET_STRING *digest;
+	int n;
+
+	if (!e->prehash && !e->digest_info) {
+		memcpy(in, data, sizeof(data) - 1);
+		return sizeof(data) - 1;
+	}
+	EVP_Digest(data, sizeof(data) - 1, in, &len, md, NULL);
+	if (!e->digest_info)
+		return len;
+
+	/* The DigestInfo comes from OpenSSL's own ASN.1 encoder, not from a table of ours. */
+	sig = X509_SIG_new();
+	X509_SIG_getm(sig, &alg, &digest);
+	X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL, NULL);
+	ASN1_OCTET_STRING_set(digest, in, (int)len);
+	n = i2d_X509_SIG(sig, &der);
+	memcpy(in, der, (size_t)n);
+	OPENSSL_free(der);
+	X509_SIG_free(sig);
+	return (CK_ULONG)n;
+}
+
+static void sweep_one(CK_SESSION_HANDLE s, const struct sweep_entry *e)
+{
+	CK_RSA_PKCS_PSS_PARAMS pss;
+	CK_MECHANISM mech = {e->mech, NULL, 0};
+	CK_OBJECT_HANDLE pub, priv;
+	CK_BYTE in[128], sig[512], attr[600];
+	CK_ULONG in_len, sig_len = sizeof(sig), attr_len;
+	CK_ATTRIBUTE a = {e->ec ? CKA_EC_POINT : CKA_MODULUS, attr, sizeof(attr)};
+	const EVP_MD *md = EVP_get_digestbyname(e->md);
+	EVP_PKEY *key;
+
+	if (e->pss) {
+		pss = (CK_RSA_PKCS_PSS_PARAMS){hash_ckm(e->md), hash_mgf(e->md),
+		                               (CK_ULONG)EVP_MD_get_size(md)};
+		mech.pParameter = &pss;
+		mech.ulParameterLen = sizeof(pss);
+	}
+	in_len = sweep_input(e, md, in);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, e->ec ? "ec384" : "rsa3072", &priv),
+	                      1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PUBLIC_KEY, e->ec ? "ec384" : "rsa3072", &pub),
+	                      1);
+	CU_ASSERT_EQUAL_FATAL(p11->C_SignInit(s, &mech, priv), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11->C_Sign(s, in, in_len, sig, &sig_len), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11->C_GetAttributeValue(s, pub, &a, 1), CKR_OK);
+	attr_len = a.ulValueLen;
+	key = e->ec ? tpm_test_ec_key(attr, attr_len, true) : tpm_test_rsa_key(attr, attr_len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(key);
+	if (!tpm_test_verify(key, md, e->pss, data, sizeof(data) - 1, sig, sig_len)) {
+		fprintf(stderr, "mechanism 0x%lx: OpenSSL rejects the signature\n", e->mech);
+		CU_FAIL("signature does not verify");
+	}
+	EVP_PKEY_free(key);
+}
+
+static void digest_one(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE type)
+{
+	static const struct {
+		CK_MECHANISM_TYPE mech;
+		const char *md;
+	} digests[] = {
+	    {CKM_SHA_1, "SHA1"},
+	    {CKM_SHA256, "SHA256"},
+	    {CKM_SHA384, "SHA384"},
+	    {CKM_SHA512, "SHA512"},
+	};
+	CK_MECHANISM mech = {type, NULL, 0};
+	CK_BYTE out[64], ref[64];
+	CK_ULONG len = sizeof(out);
+	unsigned int ref_len = 0;
+
+	for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {
+		if (digests[i].mech != type)
+			continue;
+		EVP_Digest(data, sizeof(data) - 1, ref, &ref_len,
+		           EVP_get_digestbyname(digests[i].md), NULL);
+		CU_ASSERT_EQUAL_FATAL(p11->C_DigestInit(s, &mech), CKR_OK);
+		CU_ASSERT_EQUAL(p11->C_Digest(s, (CK_BYTE *)data, sizeof(data) - 1, out, &len),
+		                CKR_OK);
+		CU_ASSERT_EQUAL(len, ref_len);
+		CU_ASSERT_EQUAL(memcmp(out, ref, ref_len), 0);
+		return;
+	}
+	fprintf(stderr, "digest mechanism 0x%lx is advertised but not tested\n", type);
+	CU_FAIL("untested digest mechanism");
+}
+
+/*
+ * Every advertised mechanism is exercised here, and OpenSSL checks the
+ * result. A mechanism added to the list without a case fails the test.
+ */
+static void test_tpm_conformance_mechanism_sweep(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_MECHANISM_TYPE mechs[64];
+	CK_MECHANISM_INFO info;
+	CK_ULONG n = 64;
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(p11->C_GetMechanismList(slot, mechs, &n), CKR_OK);
+	for (CK_ULONG i = 0; i < n; i++) {
+		bool covered = false;
+
+		CU_ASSERT_EQUAL_FATAL(p11->C_GetMechanismInfo(slot, mechs[i], &info), CKR_OK);
+		if (info.flags & CKF_SIGN) {
+			for (size_t j = 0; j < sizeof(sweep) / sizeof(sweep[0]); j++) {
+				if (sweep[j].mech == mechs[i]) {
+					sweep_one(s, &sweep[j]);
+					covered = true;
+				}
+			}
+		}
+		if (info.flags & CKF_DIGEST) {
+			digest_one(s, mechs[i]);
+			covered = true;
+		}
+		/* Key generation and decryption have their own tests above. */
+		covered |= mechs[i] == CKM_RSA_PKCS_KEY_PAIR_GEN ||
+		           mechs[i] == CKM_EC_KEY_PAIR_GEN || mechs[i] == CKM_RSA_PKCS_OAEP;
+		if (!covered)
+			fprintf(stderr, "mechanism 0x%lx is advertised but not tested\n", mechs[i]);
+		CU_ASSERT(covered);
+	}
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
@@ -446,6 +663,8 @@ int main(int argc, char **argv)
 	CU_add_test(suite, "test_tpm_conformance_decrypt", test_tpm_conformance_decrypt);
 	CU_add_test(suite, "test_tpm_conformance_digest_random",
 	            test_tpm_conformance_digest_random);
+	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
+	            test_tpm_conformance_mechanism_sweep);
 	CU_add_test(suite, "test_tpm_conformance_destroy", test_tpm_conformance_destroy);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -40,10 +40,10 @@ bool tpm_p11_config(const char *dir, const char *extra)
 		return false;
 	if (tcti)
 		fprintf(f, "[backend:tpm]\ntype = tpm\ntcti = %s\nstore = %s/store\n%s", tcti, dir,
-			extra ? extra : "");
+		        extra ? extra : "");
 	else
 		fprintf(f, "[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/tpm\n%s", dir,
-			extra ? extra : "");
+		        extra ? extra : "");
 	fclose(f);
 	return setenv("HSMUX_CONF", path, 1) == 0;
 }
