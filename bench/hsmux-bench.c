@@ -12,8 +12,11 @@
 
 #ifdef HAVE_CALLGRIND_H
 #include <valgrind/callgrind.h>
+#define WARMUP_COUNTED false
 #else
+/* Without valgrind's header the warm-up iterations stay in callgrind's counts. */
 #define CALLGRIND_ZERO_STATS
+#define WARMUP_COUNTED true
 #endif
 
 #include "runner.h"

@@ -69,6 +69,7 @@ count() {
 		cat "$dir/log.$label.$op" >&2
 		exit 1
 	fi
+	grep "^hsmux-bench:" "$dir/log.$label.$op" >&2 || true
 }
 
 as_proxy_user=
