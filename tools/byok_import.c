@@ -166,6 +166,11 @@ static void report_unwrap_failure(struct import_ctx *c, CK_RV rv, const CK_KEY_T
 		          "`--oaep sha1`",
 		          c->t.label, c->args->oaep == BYOK_OAEP_SHA256 ? "SHA-256" : "SHA-1");
 		break;
+	case CKR_MECHANISM_INVALID:
+		cli_error("module '%s' does not offer CKM_RSA_AES_KEY_WRAP on token '%s'; import "
+		          "through libhsmux.so, which composes it from RSA-OAEP and AES key wrap",
+		          c->cli->module_path, c->t.label);
+		break;
 	case CKR_KEY_FUNCTION_NOT_PERMITTED:
 		cli_error("KEK '%s' on token '%s' is not import-only; create a KEK with `hsmux "
 		          "byok kek create`",
