@@ -1,9 +1,9 @@
 /*
  * The customer side of BYOK, with OpenSSL only: no module and no HSM.
- * CKM_RSA_AES_KEY_WRAP as PKCS#11 3.0 defines it: a fresh AES key is
- * encrypted with RSA-OAEP under the KEK's public key, the target key is
- * wrapped under that AES key with AES key wrap with padding (RFC 5649), and
- * the blob is the RSA part followed by the wrap part.
+ * It implements CKM_RSA_AES_KEY_WRAP as PKCS#11 3.0 defines it. A fresh AES
+ * key is encrypted with RSA-OAEP under the KEK's public key. The target key
+ * is wrapped under that AES key with AES key wrap with padding (RFC 5649).
+ * The blob is the RSA part followed by the wrap part.
  */
 #ifndef HSMUX_BYOK_WRAP_H
 #define HSMUX_BYOK_WRAP_H
@@ -59,8 +59,8 @@ bool byok_oaep_hash_parse(const char *name, enum byok_oaep_hash *hash);
 EVP_PKEY *byok_kek_public_load(const char *path, char *err, size_t err_len);
 
 /*
- * Loads the key to import. With aes, the file holds 16, 24 or 32 raw key
- * bytes. Otherwise it holds an unencrypted private key in PEM or DER (RSA of
+ * Loads the key to import. With aes, the file contains 16, 24 or 32 raw key
+ * bytes. Otherwise it contains an unencrypted private key in PEM or DER (RSA of
  * 2048 to 4096 bits, EC on P-256, P-384, P-521 or secp256k1, or Ed25519),
  * and *key gets its PKCS#8 DER encoding. *key is freed by the caller with
  * OPENSSL_clear_free(). When pub is not NULL and the key is asymmetric,

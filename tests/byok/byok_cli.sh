@@ -2,8 +2,8 @@
 # End-to-end BYOK tests of `hsmux byok` through libhsmux.so over SoftHSM.
 #
 # Usage: byok_cli.sh HSMUX MODULE CASE
-#   kat_rsa, kat_ec, kat_ed25519, kat_aes: known answers from an independent
-#     tool. Each key is wrapped with the openssl command line only (pkeyutl
+#   kat_rsa, kat_ec, kat_ed25519, kat_aes: known-answer tests against an
+#     independent tool. Each key is wrapped with the openssl command line only (pkeyutl
 #     RSA-OAEP and enc -id-aes256-wrap-pad), the .byok JSON is built with
 #     shell tools, the key is imported with `hsmux byok import`, used in the
 #     token through pkcs11-tool, and the result is verified by openssl
@@ -225,7 +225,8 @@ roundtrip() {
 	h --json byok import --token byok --kek kek --in "$T/rt-aes.byok" --label rt-aes \
 		--id "$(key_id rt-aes)" >"$T/rt-aes.json" || fail "JSON import of rt-aes failed"
 	/usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
-assert d["label"] == "rt-aes" and d["key_type"] == "AES", d
+assert d["label"] == "rt-aes", d
+assert d["key_type"] == "AES", d
 assert d["uri"].startswith("pkcs11:token=byok;object=rt-aes;id="), d' "$T/rt-aes.json" ||
 		fail "import --json printed: $(cat "$T/rt-aes.json")"
 	check_rsa rt-rsa "$T/rt-rsa.pem"
