@@ -299,6 +299,9 @@ static int run_count(struct options *opts)
 	}
 	printf("counted %s: %lu iterations on %s after %lu untimed\n", op->name, opts->iterations,
 	       mod->path, opts->warmup);
+	if (WARMUP_COUNTED)
+		fprintf(stderr, "hsmux-bench: built without valgrind/callgrind.h, so callgrind "
+		                "also counts the warm-up; install valgrind and rebuild\n");
 	status = 0;
 out:
 	free(worker);
