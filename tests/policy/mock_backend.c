@@ -152,6 +152,17 @@ bool mock_exists(CK_OBJECT_HANDLE obj)
 	return object_of(obj) != NULL;
 }
 
+CK_OBJECT_CLASS mock_class(CK_OBJECT_HANDLE obj)
+{
+	struct mock_object *o = object_of(obj);
+	struct mock_attr *a = o ? attr_of(o, CKA_CLASS) : NULL;
+	CK_OBJECT_CLASS cls = CK_UNAVAILABLE_INFORMATION;
+
+	if (a && a->len == sizeof(cls))
+		memcpy(&cls, a->value, sizeof(cls));
+	return cls;
+}
+
 bool mock_last_get_asked(CK_ATTRIBUTE_TYPE type)
 {
 	for (CK_ULONG i = 0; i < n_last_get; i++)

@@ -47,6 +47,8 @@ CK_OBJECT_HANDLE mock_add(const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 bool mock_has(CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type);
 bool mock_bool(CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type);
 bool mock_exists(CK_OBJECT_HANDLE obj);
+/* The CKA_CLASS of obj, or CK_UNAVAILABLE_INFORMATION. */
+CK_OBJECT_CLASS mock_class(CK_OBJECT_HANDLE obj);
 
 /* Whether the last C_GetAttributeValue asked the backend for type. */
 bool mock_last_get_asked(CK_ATTRIBUTE_TYPE type);
