@@ -4,7 +4,7 @@
  * on hsmux's tpm backend against tpm2-pkcs11 over swtpm.
  *
  * usage: tpm-bench MODULE_A MODULE_B ROUNDS SECONDS
- * Both modules need a token with user PIN 1234 that holds the token key
+ * Both modules need a token with user PIN 1234 that contains the token key
  * pairs "rsa2048" and "ec256" (tpm2-pkcs11 makes no session keys).
  */
 #include <dlfcn.h>

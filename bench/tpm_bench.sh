@@ -57,7 +57,7 @@ export TPM2_PKCS11_STORE=$dir/tpm2-store
 export TPM2_PKCS11_TCTI="swtpm:host=127.0.0.1,port=$port"
 export HSMUX_CONF=$dir/hsmux.conf
 printf '[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/libtpms\n' "$dir" >"$HSMUX_CONF"
-# Quiet tss2's and tpm2-pkcs11's warnings about the TPM's answers.
+# Silence the warnings that tss2 and tpm2-pkcs11 log for TPM error responses.
 export TSS2_LOG=all+none TPM2_PKCS11_LOG_LEVEL=0
 
 # swtpm has no resource manager: objects that one tpm2-pkcs11 process leaves

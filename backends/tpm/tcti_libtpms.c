@@ -56,7 +56,7 @@ static TPM_RESULT nv_load(unsigned char **data, uint32_t *length, uint32_t tpm_n
 	if (!nv_name_valid(name))
 		return TPM_FAIL;
 	err = tpm_file_read(libtpms_dir, name, &buf, &len);
-	/* TPM_RETRY tells libtpms that no state exists yet, so it manufactures a new TPM. */
+	/* TPM_RETRY means no state exists yet, so libtpms manufactures a new TPM. */
 	if (err == ENOENT)
 		return TPM_RETRY;
 	if (err || len > UINT32_MAX) {

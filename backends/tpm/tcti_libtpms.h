@@ -4,7 +4,7 @@
  * TCTI, and ESYS accepts any context that starts with
  * TSS2_TCTI_CONTEXT_COMMON_V2.
  *
- * libtpms holds one TPM per process, so only one context may exist at a
+ * libtpms runs one TPM per process, so only one context may exist at a
  * time. Its NV state lives in a directory: the files permall, volatilestate
  * and savestate are written atomically, and an exclusive flock on
  * DIR/tpm.lock keeps a second process off the same state.
@@ -28,7 +28,7 @@ TSS2_RC tcti_libtpms_new(const char *dir, TSS2_TCTI_CONTEXT **tcti, char *err, s
 void tcti_libtpms_free(TSS2_TCTI_CONTEXT *tcti);
 
 /*
- * In a child after fork(): forgets the parent's TPM without stopping it or
+ * Drops the parent's TPM in a child after fork(), without stopping it or
  * writing its state, so that the child never overwrites the parent's NV files.
  */
 void tcti_libtpms_forget(TSS2_TCTI_CONTEXT *tcti);

@@ -13,7 +13,7 @@
 
 /*
  * Vendor attributes that carry the TPM-wrapped key. They never leave the
- * backend: C_GetAttributeValue answers CKR_ATTRIBUTE_TYPE_INVALID for them.
+ * backend: C_GetAttributeValue returns CKR_ATTRIBUTE_TYPE_INVALID for them.
  */
 #define TPM_CKA_TPM_PUBLIC  (CKA_VENDOR_DEFINED | 0x48540001UL) /* marshaled TPM2B_PUBLIC */
 #define TPM_CKA_TPM_PRIVATE (CKA_VENDOR_DEFINED | 0x48540002UL) /* marshaled TPM2B_PRIVATE */

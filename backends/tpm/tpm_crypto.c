@@ -272,7 +272,7 @@ static CK_RV sign_prepared(struct tpm_token *tok, struct tpm_session *sess, cons
 	return tpm_sign_digest(tok, obj, scheme, hash, &digest, sig, sig_len);
 }
 
-/* Answers a length query or a short buffer; returns CKR_OK when signing may go on. */
+/* Handles a length query or a short buffer. Returns CKR_OK when signing may go on. */
 static CK_RV check_sig_buffer(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE *sig,
                               CK_ULONG *sig_len, bool *done)
 {
@@ -446,7 +446,7 @@ static CK_RV rsa_decrypt(struct tpm_token *tok, struct tpm_session *sess, struct
 	rc = Esys_RSA_Decrypt(tok->dev.esys, obj->loaded, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	                      ESYS_TR_NONE, &cipher, &scheme, &sess->label, msg);
 	/*
-	 * A padding error is TPM2_RC_VALUE in the spec; libtpms 0.9 answers
+	 * A padding error is TPM2_RC_VALUE in the spec; libtpms 0.9 returns
 	 * TPM2_RC_FAILURE and keeps working (the unit test decrypts after it).
 	 */
 	if (tpm_rc_base(rc) == TPM2_RC_VALUE || rc == TPM2_RC_FAILURE)

@@ -119,7 +119,7 @@ CK_RV tpm_device_open(struct tpm_device *dev, const char *tcti_conf, char *err, 
 		goto out;
 	}
 
-	/* A kernel or swtpm started with startup-clear answers TPM2_RC_INITIALIZE. */
+	/* A kernel or swtpm started with startup-clear returns TPM2_RC_INITIALIZE. */
 	rc = Esys_Startup(dev->esys, TPM2_SU_CLEAR);
 	if (rc != TSS2_RC_SUCCESS && tpm_rc_base(rc) != TPM2_RC_INITIALIZE) {
 		snprintf(err, err_len, "TPM2_Startup failed on tcti '%s': %s", tcti_conf,

@@ -14,7 +14,7 @@
 static const CK_BYTE oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 static const CK_BYTE oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 
-/* What a key pair template asks for, after checking it. */
+/* The key pair that a template requests, after checking it. */
 struct keygen_request {
 	CK_KEY_TYPE key_type;
 	CK_ULONG bits;        /* RSA */

@@ -1,9 +1,9 @@
 /*
  * C_InitToken, C_Login, C_InitPIN and C_SetPIN over TPM authorization
- * values. See tpm_token.h for the scheme; in short, each PIN is the auth
- * value of a sealed object that holds the token secret, the SO PIN is also
- * the TPM's lockout authorization, and all guessing meets the TPM's
- * dictionary-attack protection.
+ * values, as tpm_token.h describes. Each PIN is the auth value of a sealed
+ * object that contains the token secret. The SO PIN is also the TPM's
+ * lockout authorization, so all guessing meets the TPM's dictionary-attack
+ * protection.
  */
 #include <string.h>
 
@@ -31,7 +31,7 @@ static CK_RV pin_rv(TSS2_RC rc)
 	}
 }
 
-/* Creates a sealed object under the primary key that holds tok->secret behind auth. */
+/* Creates a sealed object under the primary key that contains tok->secret behind auth. */
 static CK_RV create_seal(struct tpm_token *tok, const TPM2B_AUTH *auth, TPM2B_PUBLIC *pub,
                          TPM2B_PRIVATE *priv)
 {

@@ -119,7 +119,7 @@ static CK_RV unmarshal_blobs(const struct tpm_object *obj, TPM2B_PUBLIC *pub, TP
 
 /*
  * The cache keeps up to cache_max keys loaded. A TPM with fewer free
- * transient slots (another process's objects on a shared swtpm) answers
+ * transient slots (another process's objects on a shared swtpm) returns
  * TPM2_RC_OBJECT_MEMORY, and then the least recently used key goes first.
  */
 CK_RV tpm_object_load_locked(struct tpm_token *tok, struct tpm_object *obj)

@@ -1,7 +1,7 @@
 /*
- * The token's files. store_dir/token holds the label, the serial and the
- * sealed PIN objects; store_dir/objects/ holds one file per key pair (or
- * per single object), so a key pair appears or vanishes as a whole. Writers
+ * The token's files. store_dir/token contains the label, the serial and
+ * the sealed PIN objects. store_dir/objects/ contains one file per key pair
+ * (or per single object), so a key pair appears or vanishes as a whole. Writers
  * take an exclusive flock on store_dir/store.lock and readers a shared one,
  * so that two processes on the same store never see a torn state.
  */

@@ -4,7 +4,7 @@
  * tok->lock, because ESYS contexts are not thread-safe and libtpms is one
  * global TPM.
  *
- * Login. The token holds a random 32-byte token secret. Every key of the
+ * Login. Each token has a random 32-byte token secret. Every key of the
  * token is created in the TPM with that secret as its auth value, so only
  * a logged-in process can use a key. The secret is sealed in the TPM twice:
  * once in a sealed object whose auth value is the user PIN, once in one
@@ -105,15 +105,10 @@ struct tpm_token {
 	uint64_t use_clock;
 	unsigned int cache_max; /* keys kept loaded in the TPM */
 
-	/* What the TPM supports, read once at start-up. */
+	/* Algorithms, curves and key sizes of the TPM, read once at start-up. */
 	bool has_sha1, has_sha256, has_sha384, has_sha512;
 	bool has_p256, has_p384, has_rsa3072, has_oaep, has_rsaes, has_pss;
 };
-
-static inline struct tpm_token *tpm_token_of(void *priv)
-{
-	return priv;
-}
 
 /* The session with that handle, or NULL. Needs tok->lock. */
 struct tpm_session *tpm_session_find_locked(struct tpm_token *tok, CK_SESSION_HANDLE h);

@@ -14,7 +14,7 @@ fail() {
 	exit 1
 }
 
-# expect_error CONFIG_TEXT NEEDLE...: C_Initialize fails and stderr holds every needle.
+# expect_error CONFIG_TEXT NEEDLE...: C_Initialize fails and stderr contains every needle.
 expect_error() {
 	local text=$1 out
 	shift

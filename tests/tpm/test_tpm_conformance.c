@@ -1,9 +1,9 @@
 /*
  * Conformance of the tpm backend through libhsmux.so, on an in-process
- * libtpms TPM: slots and sessions, login and its error codes, key
- * generation, search, signatures that the openssl command line verifies
- * against the exported public keys, OAEP decryption of openssl's
- * ciphertext, digests and random numbers.
+ * libtpms TPM. It covers slots and sessions, login and its error codes, key
+ * generation and search. The openssl command line verifies signatures
+ * against the exported public keys, and the TPM decrypts openssl's OAEP
+ * ciphertext. Digests and random numbers are checked too.
  *
  * Usage: test_tpm_conformance MODULE
  */

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the in-process libtpms TCTI and the ESYS start-up: the TPM
- * answers commands, its NV state survives a restart, and a second libtpms
+ * runs commands, its NV state survives a restart, and a second libtpms
  * TPM in the same process is rejected.
  */
 #include <dirent.h>

@@ -1,8 +1,8 @@
 /*
  * Unit tests of the tpm backend through its ops table, on an in-process
- * libtpms TPM in a temp directory: token set-up, PINs and the TPM's
- * dictionary-attack lockout, key generation, signing verified by OpenSSL,
- * OAEP decryption of OpenSSL's ciphertext, digests, and persistence.
+ * libtpms TPM in a temp directory. They cover token set-up, PINs and the
+ * TPM's dictionary-attack lockout, and key generation. OpenSSL verifies the
+ * signatures and makes the OAEP ciphertext. Digests and persistence too.
  */
 #include <stdio.h>
 #include <stdlib.h>
