@@ -83,13 +83,16 @@ static CK_RV activate_with(struct sd_tok *t, EVP_PKEY **keys, size_t n, unsigned
 			     strerror(errno));
 		goto out;
 	}
-	rv = sd_tok_create_key(t, &key, &obj);
+	/* A trial session key first: the stored key can never be deleted again. */
+	rv = sd_tok_create_key(t, &key, false, &obj);
 	if (rv == CKR_OK && (rv = sd_tok_fingerprint(t, obj, tok_fp)) == CKR_OK &&
 	    strcmp(fp, tok_fp) != 0)
 		rv = CKR_GENERAL_ERROR;
+	if (obj != CK_INVALID_HANDLE)
+		sd_tok_destroy(t, obj);
+	if (rv == CKR_OK)
+		rv = sd_tok_create_key(t, &key, true, &obj);
 	if (rv != CKR_OK) {
-		if (obj != CK_INVALID_HANDLE)
-			sd_tok_destroy(t, obj);
 		unlink(sd_path);
 		sd_fail(rv, err, err_len, "token '%s' cannot store the security-domain key or "
 			"compute HMAC-SHA256 with it (%s); '%s' was removed", t->id.label,

@@ -65,7 +65,7 @@ static CK_RV verify_key(struct sd_tok *t, CK_OBJECT_HANDLE key, const struct sd_
 	return CKR_OK;
 }
 
-/* Unwraps into a session object, verifies it, then unwraps again as the token's key. */
+/* Unwraps into a session object, verifies it, then stores a copy as the token's key. */
 static CK_RV upload_key(struct sd_tok *t, const struct sd_upload *up, char *err, size_t err_len)
 {
 	CK_OBJECT_HANDLE priv, trial = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
@@ -73,20 +73,16 @@ static CK_RV upload_key(struct sd_tok *t, const struct sd_upload *up, char *err,
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = sd_tok_unwrap_key(t, priv, up->wrapped_key, up->wrapped_key_len, false, &trial);
+	rv = sd_tok_unwrap_key(t, priv, up->wrapped_key, up->wrapped_key_len, &trial);
 	if (rv != CKR_OK)
 		return sd_fail(CKR_DATA_INVALID, err, err_len, "the exchange key of token '%s' "
 			       "cannot unwrap the key in the upload file (%s): the file was "
 			       "changed or made for another key", t->id.label, hsmux_rv_name(rv));
 	rv = verify_key(t, trial, up, err, err_len);
+	if (rv == CKR_OK && (rv = sd_tok_store_copy(t, trial, &key)) != CKR_OK)
+		sd_fail(rv, err, err_len, "token '%s' cannot store the security-domain key (%s)",
+			t->id.label, hsmux_rv_name(rv));
 	sd_tok_destroy(t, trial);
-	if (rv != CKR_OK)
-		return rv;
-	rv = sd_tok_unwrap_key(t, priv, up->wrapped_key, up->wrapped_key_len, true, &key);
-	if (rv == CKR_OK)
-		rv = verify_key(t, key, up, err, err_len);
-	if (rv != CKR_OK && key != CK_INVALID_HANDLE)
-		sd_tok_destroy(t, key);
 	return rv;
 }
 

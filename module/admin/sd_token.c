@@ -134,33 +134,54 @@ CK_RV sd_tok_fingerprint(struct sd_tok *t, CK_OBJECT_HANDLE key, char out[SD_FP_
 		{CKA_LABEL, (void *)HSMUX_SD_KEY_LABEL, sizeof(HSMUX_SD_KEY_LABEL) - 1},           \
 		{CKA_ID, (void *)SD_KEY_ID, sizeof(SD_KEY_ID) - 1}
 
-CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, CK_OBJECT_HANDLE *obj)
+/*
+ * The stored key cannot be renamed or deleted through PKCS#11, so a client
+ * cannot hide it from the module or drop the token's security domain.
+ * C_InitToken still clears the whole token. It stays copyable because
+ * SoftHSM 2.6.1 cannot clear CKA_COPYABLE in C_CopyObject, the path of an
+ * uploaded key, and a copy is as sensitive and unextractable as the key.
+ */
+/* SoftHSM 2.6.1 applies attributes in order and rejects any after CKA_MODIFIABLE is false. */
+#define SD_KEY_LOCKED(no) {CKA_DESTROYABLE, &(no), sizeof(no)}, {CKA_MODIFIABLE, &(no), sizeof(no)}
+
+CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, bool token,
+			CK_OBJECT_HANDLE *obj)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, tok = token ? CK_TRUE : CK_FALSE;
 	CK_ATTRIBUTE tmpl[] = {
-		SD_KEY_TEMPLATE(cls, type, yes, no, yes),
 		{CKA_VALUE, key->data, key->len},
+		SD_KEY_TEMPLATE(cls, type, yes, no, tok),
+		SD_KEY_LOCKED(no),
 	};
+	CK_ULONG count = sizeof(tmpl) / sizeof(tmpl[0]);
 
-	return BACKEND_CALL(SESS(t), create_object, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), obj);
+	/* A trial session object stays destroyable. */
+	return BACKEND_CALL(SESS(t), create_object, tmpl, token ? count : count - 2, obj);
 }
 
 CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange,
-			const unsigned char *wrapped, size_t len, bool token,
-			CK_OBJECT_HANDLE *obj)
+			const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *obj)
 {
 	CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
 	CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, tok = token ? CK_TRUE : CK_FALSE;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	/* No CKA_VALUE_LEN: SoftHSM 2.6.1 takes the length from the unwrapped data only. */
-	CK_ATTRIBUTE tmpl[] = {SD_KEY_TEMPLATE(cls, type, yes, no, tok)};
+	CK_ATTRIBUTE tmpl[] = {SD_KEY_TEMPLATE(cls, type, yes, no, no)};
 
 	return BACKEND_CALL(SESS(t), unwrap_key, &mech, exchange, (CK_BYTE_PTR)wrapped, len, tmpl,
 			    sizeof(tmpl) / sizeof(tmpl[0]), obj);
+}
+
+CK_RV sd_tok_store_copy(struct sd_tok *t, CK_OBJECT_HANDLE trial, CK_OBJECT_HANDLE *obj)
+{
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &yes, sizeof(yes)}, SD_KEY_LOCKED(no)};
+
+	return BACKEND_CALL(SESS(t), copy_object, trial, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), obj);
 }
 
 CK_RV sd_tok_generate_exchange(struct sd_tok *t, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)

@@ -40,16 +40,27 @@ CK_RV sd_tok_prf(struct sd_tok *t, CK_OBJECT_HANDLE key, const char *label,
 /* The security domain's fingerprint, as sd_fingerprint() gives it for the plain key. */
 CK_RV sd_tok_fingerprint(struct sd_tok *t, CK_OBJECT_HANDLE key, char out[SD_FP_HEX_LEN]);
 
-/* Stores key as the security-domain key: token, private, sensitive, not extractable. */
-CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, CK_OBJECT_HANDLE *obj);
+/*
+ * Stores key as the security-domain key: private, sensitive, not
+ * extractable, HMAC only. A token object (token true) also cannot be
+ * modified or destroyed; a session object serves as a trial.
+ */
+CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, bool token,
+			CK_OBJECT_HANDLE *obj);
 
 /*
  * Unwraps a security-domain key with the exchange private key
- * (CKM_RSA_PKCS_OAEP, SHA-1). The new key is a token object when token is true.
+ * (CKM_RSA_PKCS_OAEP, SHA-1) into a session object, the trial to check.
  */
 CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange,
-			const unsigned char *wrapped, size_t len, bool token,
-			CK_OBJECT_HANDLE *obj);
+			const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *obj);
+
+/*
+ * Stores a checked trial key as the token's security-domain key, a copy
+ * that cannot be modified or destroyed. SoftHSM 2.6.1 rejects those
+ * attributes in an unwrap template, so C_CopyObject sets them.
+ */
+CK_RV sd_tok_store_copy(struct sd_tok *t, CK_OBJECT_HANDLE trial, CK_OBJECT_HANDLE *obj);
 
 /* Makes the RSA-3072 exchange key pair (token objects; the private key may only unwrap). */
 CK_RV sd_tok_generate_exchange(struct sd_tok *t, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);

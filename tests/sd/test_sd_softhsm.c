@@ -104,6 +104,19 @@ static CK_RV try_restore(struct mod *m, const char *path)
 	return m->admin->restore(m->s, path, err, sizeof(err));
 }
 
+/* Clients see the security-domain key, but can neither read nor delete it. */
+static bool sd_key_locked(struct mod *m)
+{
+	CK_OBJECT_HANDLE key = fx_find(m, CKO_SECRET_KEY, HSMUX_SD_KEY_LABEL);
+	unsigned char value[64];
+	CK_ATTRIBUTE a[] = {{CKA_VALUE, value, sizeof(value)}};
+
+	return key != CK_INVALID_HANDLE &&
+	       m->fl->C_GetAttributeValue(m->s, key, a, 1) == CKR_ATTRIBUTE_SENSITIVE &&
+	       m->fl->C_DestroyObject(m->s, key) == CKR_ACTION_PROHIBITED &&
+	       fx_find(m, CKO_SECRET_KEY, HSMUX_SD_KEY_LABEL) == key;
+}
+
 static int step_target_restore(void *arg)
 {
 	struct mod m;
@@ -126,7 +139,7 @@ static int step_target_restore(void *arg)
 	path_of(path, "a.fp");
 	want = fx_read(path, &len);
 	if (m.admin->sd_fingerprint(m.s, fp, err, sizeof(err)) != CKR_OK || !want ||
-	    memcmp(fp, want, 64) != 0)
+	    memcmp(fp, want, 64) != 0 || !sd_key_locked(&m))
 		return 5;
 	free(want);
 
@@ -153,6 +166,8 @@ static int step_target_check(void *arg)
 	/* The restored token is A's: its label and PINs came with the store. */
 	if (!fx_open(&m, fx_config(dir, "b")) || !fx_login(&m, "A") || !keys_check(&m, dir))
 		return 1;
+	if (!sd_key_locked(&m))
+		return 2;
 	fx_close(&m);
 	return 0;
 }
