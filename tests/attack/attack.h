@@ -14,7 +14,7 @@
 enum attack_verdict {
 	ATTACK_SUCCEEDED, /* key bytes recovered and equal to the known value */
 	ATTACK_BLOCKED, /* a call failed; rv and step say which */
-	ATTACK_NA, /* the module lacks a mechanism the attack needs */
+	ATTACK_NA, /* the module lacks a mechanism or function the attack needs */
 };
 
 struct attack_result {

@@ -80,6 +80,12 @@ const char *attack_rv_name(CK_RV rv)
 
 bool attack_blocked(struct attack_result *res, const char *step, CK_RV rv)
 {
+	if (rv == CKR_FUNCTION_NOT_SUPPORTED) {
+		res->verdict = ATTACK_NA;
+		res->rv = rv;
+		snprintf(res->detail, sizeof(res->detail), "module lacks %s", step);
+		return false;
+	}
 	res->verdict = ATTACK_BLOCKED;
 	res->rv = rv;
 	snprintf(res->detail, sizeof(res->detail), "%s returned %s (0x%lx)", step,

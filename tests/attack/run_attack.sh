@@ -2,6 +2,9 @@
 # Runs hsmux-attack on a fresh token store that it deletes afterwards.
 #   run_attack.sh softhsm ATTACK_BIN SOFTHSM_MODULE [hsmux-attack options]
 #   run_attack.sh hsmux ATTACK_BIN LIBHSMUX SETTINGS [hsmux-attack options]
+#   run_attack.sh tpm ATTACK_BIN LIBHSMUX SETTINGS [hsmux-attack options]
+# hsmux runs over a softhsm backend; tpm over a tpm backend on an
+# in-process libtpms TPM.
 # SETTINGS are policy lines for the backend section, separated by '|'
 # ("policy = compat|weak-template = reject").
 set -eu
@@ -25,8 +28,16 @@ hsmux)
 	printf '%s\n' "$settings" | tr '|' '\n' >>"$dir/hsmux.conf"
 	HSMUX_CONF=$dir/hsmux.conf "$bin" "$@" "$module"
 	;;
+tpm)
+	settings=$1
+	shift
+	mkdir "$dir/tpm"
+	printf '[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/tpm\n' "$dir" >"$dir/hsmux.conf"
+	printf '%s\n' "$settings" | tr '|' '\n' >>"$dir/hsmux.conf"
+	HSMUX_CONF=$dir/hsmux.conf "$bin" "$@" "$module"
+	;;
 *)
-	echo "run_attack.sh: unknown mode '$mode'; use softhsm or hsmux" >&2
+	echo "run_attack.sh: unknown mode '$mode'; use softhsm, hsmux or tpm" >&2
 	exit 2
 	;;
 esac
