@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "module/config.h"
+#include "module/gate.h"
 #include "module/policy/policy.h"
 #include "module/router.h"
 #include "module/trace.h"
@@ -56,8 +57,15 @@ static struct {
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/*
+ * Before fork(): let the calls inside backends finish, so that the child
+ * copies no backend lock in the locked state, then hold the router's locks.
+ */
 static void atfork_prepare(void)
 {
+	if (!hsmux_gate_close())
+		hsmux_trace(HSMUX_TRACE_BACKEND, "fork: a backend call did not finish within 5 s; "
+			    "the child may find its lock taken");
 	pthread_mutex_lock(&init_lock);
 	pthread_mutex_lock(&router.lock);
 }
@@ -66,6 +74,7 @@ static void atfork_parent(void)
 {
 	pthread_mutex_unlock(&router.lock);
 	pthread_mutex_unlock(&init_lock);
+	hsmux_gate_open();
 }
 
 /* The child must call C_Initialize again; until then every call is refused. */
@@ -73,6 +82,7 @@ static void atfork_child(void)
 {
 	pthread_mutex_unlock(&router.lock);
 	pthread_mutex_unlock(&init_lock);
+	hsmux_gate_open();
 	if (atomic_load(&router.ready)) {
 		atomic_store(&router.ready, false);
 		router.forked = true;
