@@ -78,9 +78,13 @@ static CK_RV activate_with(struct sd_tok *t, EVP_PKEY **keys, size_t n, unsigned
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
-	if (sd_write_file_atomic(sd_path, text, strlen(text), 0600) != 0) {
-		rv = sd_fail(CKR_DEVICE_ERROR, err, err_len, "cannot write '%s': %s", sd_path,
-			     strerror(errno));
+	/* An existing sd.json may be the only copy of another domain's shares. */
+	if (sd_write_file_new(sd_path, text, strlen(text), 0600) != 0) {
+		rv = errno == EEXIST ? sd_fail(CKR_ARGUMENTS_BAD, err, err_len, "'%s' exists "
+					       "already; choose another file, because hsmux never "
+					       "overwrites an sd.json", sd_path)
+				     : sd_fail(CKR_DEVICE_ERROR, err, err_len, "cannot write "
+					       "'%s': %s", sd_path, strerror(errno));
 		goto out;
 	}
 	/* A trial session key first: the stored key can never be deleted again. */

@@ -228,6 +228,8 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+static int write_file(const char *path, const void *data, size_t len, int mode, bool no_replace);
+
 int sd_fsync_parent(const char *path)
 {
 	char dir[PATH_MAX];
@@ -258,6 +260,16 @@ int sd_fsync_parent(const char *path)
 
 int sd_write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
+	return write_file(path, data, len, mode, false);
+}
+
+int sd_write_file_new(const char *path, const void *data, size_t len, int mode)
+{
+	return write_file(path, data, len, mode, true);
+}
+
+static int write_file(const char *path, const void *data, size_t len, int mode, bool no_replace)
+{
 	char tmp[PATH_MAX];
 	int fd, saved;
 
@@ -276,7 +288,7 @@ int sd_write_file_atomic(const char *path, const void *data, size_t len, int mod
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, path) != 0)
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, no_replace ? RENAME_NOREPLACE : 0) != 0)
 		goto fail;
 	return sd_fsync_parent(path);
 

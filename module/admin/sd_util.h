@@ -81,6 +81,9 @@ json_t *sd_json_parse_canonical(const char *text, size_t len, char *err, size_t 
  */
 int sd_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 
+/* Like sd_write_file_atomic(), but fails with EEXIST instead of replacing a file at path. */
+int sd_write_file_new(const char *path, const void *data, size_t len, int mode);
+
 /* Reads a whole file of at most max bytes into a new NUL-terminated buffer. NULL with errno. */
 char *sd_read_file(const char *path, size_t max, size_t *len);
 

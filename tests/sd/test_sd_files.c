@@ -1,6 +1,8 @@
 /* sd.json, upload.json, Shamir shares and the keyed derivation, without a token. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 #include <openssl/core_names.h>
@@ -315,6 +317,30 @@ static void test_sd_upload_round_trip_and_flips(void)
 	free(text);
 }
 
+static void test_sd_write_file_new_keeps_existing(void)
+{
+	char path[] = "/tmp/hsmux-sd-new-XXXXXX";
+	int fd = mkstemp(path);
+	char *text;
+	size_t len;
+
+	CU_ASSERT_TRUE_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, "old", 3), 3);
+	close(fd);
+	CU_ASSERT_EQUAL(sd_write_file_new(path, "new", 3, 0600), -1);
+	CU_ASSERT_EQUAL(errno, EEXIST);
+	text = sd_read_file(path, 100, &len);
+	CU_ASSERT_TRUE(text && len == 3 && memcmp(text, "old", 3) == 0);
+	free(text);
+	CU_ASSERT_EQUAL(sd_write_file_atomic(path, "new", 3, 0600), 0);
+	text = sd_read_file(path, 100, &len);
+	CU_ASSERT_TRUE(text && len == 3 && memcmp(text, "new", 3) == 0);
+	free(text);
+	unlink(path);
+	CU_ASSERT_EQUAL(sd_write_file_new(path, "first", 5, 0600), 0);
+	unlink(path);
+}
+
 void sd_files_register(void)
 {
 	CU_pSuite s = CU_add_suite("sd_files", NULL, NULL);
@@ -332,4 +358,6 @@ void sd_files_register(void)
 		    test_sd_doc_every_flipped_byte_rejected);
 	CU_add_test(s, "test_sd_doc_rejects_bad_parameters", test_sd_doc_rejects_bad_parameters);
 	CU_add_test(s, "test_sd_upload_round_trip_and_flips", test_sd_upload_round_trip_and_flips);
+	CU_add_test(s, "test_sd_write_file_new_keeps_existing",
+		    test_sd_write_file_new_keeps_existing);
 }
