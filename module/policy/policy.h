@@ -158,4 +158,13 @@ void hsmux_policy_forget_all(void);
 bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE key,
 			     char *reason, size_t reason_len);
 
+/*
+ * The same for a key named by an hsmux session handle, for the admin
+ * interface that `hsmux status --keys` calls: *within_rules gets CK_TRUE or
+ * CK_FALSE and reason the reasons. Returns the router's
+ * CKR_SESSION_HANDLE_INVALID or CKR_CRYPTOKI_NOT_INITIALIZED, else CKR_OK.
+ */
+CK_RV hsmux_policy_key_status_session(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
+				      CK_BBOOL *within_rules, char *reason, size_t reason_len);
+
 #endif /* HSMUX_POLICY_H */

@@ -362,3 +362,18 @@ bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE
 			   "so it wraps nothing");
 	return reason[0] == '\0';
 }
+
+CK_RV hsmux_policy_key_status_session(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
+				      CK_BBOOL *within_rules, char *reason, size_t reason_len)
+{
+	struct hsmux_session_ref s;
+	CK_RV rv;
+
+	if (!within_rules || !reason || !reason_len)
+		return CKR_ARGUMENTS_BAD;
+	rv = hsmux_session_get(session, &s);
+	if (rv != CKR_OK)
+		return rv;
+	*within_rules = hsmux_policy_key_status(&s, key, reason, reason_len) ? CK_TRUE : CK_FALSE;
+	return CKR_OK;
+}
