@@ -20,18 +20,42 @@
 #include "tests/policy/mock_backend.h"
 #include "tests/policy/policy_fixture.h"
 
-#define MAX_ATTRS 24
+#define MAX_ATTRS  24
 #define MAX_NESTED 8
 
 static const CK_ATTRIBUTE_TYPE types[] = {
-	CKA_CLASS,	      CKA_KEY_TYPE,	    CKA_TOKEN,		 CKA_PRIVATE,
-	CKA_SENSITIVE,	      CKA_EXTRACTABLE,	    CKA_WRAP_WITH_TRUSTED, CKA_TRUSTED,
-	CKA_LOCAL,	      CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_ENCRYPT,
-	CKA_DECRYPT,	      CKA_WRAP,		    CKA_UNWRAP,		 CKA_SIGN,
-	CKA_VERIFY,	      CKA_DERIVE,	    CKA_VALUE,		 CKA_VALUE_LEN,
-	CKA_MODULUS,	      CKA_MODULUS_BITS,	    CKA_PRIME_1,		 CKA_PRIVATE_EXPONENT,
-	CKA_WRAP_TEMPLATE,    CKA_UNWRAP_TEMPLATE,  CKA_DERIVE_TEMPLATE,	 CKA_LABEL,
-	CKA_ALLOWED_MECHANISMS, CKA_KEY_GEN_MECHANISM, CKA_EC_PARAMS,	 0x80001234UL,
+    CKA_CLASS,
+    CKA_KEY_TYPE,
+    CKA_TOKEN,
+    CKA_PRIVATE,
+    CKA_SENSITIVE,
+    CKA_EXTRACTABLE,
+    CKA_WRAP_WITH_TRUSTED,
+    CKA_TRUSTED,
+    CKA_LOCAL,
+    CKA_ALWAYS_SENSITIVE,
+    CKA_NEVER_EXTRACTABLE,
+    CKA_ENCRYPT,
+    CKA_DECRYPT,
+    CKA_WRAP,
+    CKA_UNWRAP,
+    CKA_SIGN,
+    CKA_VERIFY,
+    CKA_DERIVE,
+    CKA_VALUE,
+    CKA_VALUE_LEN,
+    CKA_MODULUS,
+    CKA_MODULUS_BITS,
+    CKA_PRIME_1,
+    CKA_PRIVATE_EXPONENT,
+    CKA_WRAP_TEMPLATE,
+    CKA_UNWRAP_TEMPLATE,
+    CKA_DERIVE_TEMPLATE,
+    CKA_LABEL,
+    CKA_ALLOWED_MECHANISMS,
+    CKA_KEY_GEN_MECHANISM,
+    CKA_EC_PARAMS,
+    0x80001234UL,
 };
 
 struct decoder {
@@ -133,14 +157,14 @@ static void check_read(CK_OBJECT_HANDLE key, const CK_ATTRIBUTE *t, CK_ULONG n, 
 static const char *const *settings_of(uint8_t bits)
 {
 	static const char *const variants[8][4] = {
-		{"policy = strict", NULL},
-		{"policy = strict", "weak-template = reject", NULL},
-		{"extractable = trusted-wrap", NULL},
-		{"extractable = trusted-wrap", "weak-template = reject", NULL},
-		{"policy = compat", NULL},
-		{"policy = compat", "weak-template = reject", NULL},
-		{"policy = compat", "extractable = trusted-wrap", NULL},
-		{"policy = compat", "extractable = no", NULL},
+	    {"policy = strict", NULL},
+	    {"policy = strict", "weak-template = reject", NULL},
+	    {"extractable = trusted-wrap", NULL},
+	    {"extractable = trusted-wrap", "weak-template = reject", NULL},
+	    {"policy = compat", NULL},
+	    {"policy = compat", "weak-template = reject", NULL},
+	    {"policy = compat", "extractable = trusted-wrap", NULL},
+	    {"policy = compat", "extractable = no", NULL},
 	};
 
 	return variants[bits & 7];
@@ -153,23 +177,23 @@ static CK_OBJECT_HANDLE existing_key(uint8_t bits)
 	CK_BBOOL sensitive = (bits & 0x10) != 0, usage = (bits & 0x20) != 0;
 	CK_ULONG len = sizeof(value);
 	CK_ATTRIBUTE t[] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &type_aes, sizeof(type_aes)},
-		{CKA_VALUE, (CK_VOID_PTR)value, sizeof(value)},
-		{CKA_VALUE_LEN, &len, sizeof(len)},
-		{CKA_SENSITIVE, &sensitive, 1},
-		{CKA_EXTRACTABLE, &usage, 1},
-		{CKA_WRAP, &usage, 1},
-		{CKA_UNWRAP, &usage, 1},
-		{CKA_DERIVE, &yes, 1},
-		{CKA_LOCAL, &yes, 1},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &type_aes, sizeof(type_aes)},
+	    {CKA_VALUE, (CK_VOID_PTR)value, sizeof(value)},
+	    {CKA_VALUE_LEN, &len, sizeof(len)},
+	    {CKA_SENSITIVE, &sensitive, 1},
+	    {CKA_EXTRACTABLE, &usage, 1},
+	    {CKA_WRAP, &usage, 1},
+	    {CKA_UNWRAP, &usage, 1},
+	    {CKA_DERIVE, &yes, 1},
+	    {CKA_LOCAL, &yes, 1},
 	};
 
 	return mock_add(t, sizeof(t) / sizeof(t[0]));
 }
 
-static void run_call(const struct hsmux_session_ref *s, uint8_t op, uint8_t bits,
-		     CK_ATTRIBUTE *a, CK_ULONG na, CK_ATTRIBUTE *b, CK_ULONG nb)
+static void run_call(const struct hsmux_session_ref *s, uint8_t op, uint8_t bits, CK_ATTRIBUTE *a,
+                     CK_ULONG na, CK_ATTRIBUTE *b, CK_ULONG nb)
 {
 	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, pair = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 	CK_MECHANISM kw = {CKM_AES_KEY_WRAP, NULL, 0};

@@ -53,8 +53,8 @@ extern const char *const hsmux_policy_config_keys[];
  * strict default. On a bad value it returns CKR_GENERAL_ERROR and writes a
  * message naming the file, the line and the fix to err.
  */
-CK_RV hsmux_policy_config(struct hsmux_backend_policy **out,
-			  const struct hsmux_config_section *sec, char *err, size_t err_len);
+CK_RV hsmux_policy_config(struct hsmux_backend_policy **out, const struct hsmux_config_section *sec,
+                          char *err, size_t err_len);
 
 void hsmux_policy_free(struct hsmux_backend_policy *policy);
 
@@ -76,7 +76,7 @@ enum hsmux_key_use {
  * CKR_OK or the refusal's CK_RV.
  */
 CK_RV hsmux_policy_check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
-				 const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);
+                                 const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);
 
 /* Checks C_DigestInit's mechanism against the allow-list. */
 CK_RV hsmux_policy_check_mechanism(const struct hsmux_session_ref *s, const CK_MECHANISM *mech);
@@ -86,27 +86,26 @@ CK_RV hsmux_policy_check_digest_key(const struct hsmux_session_ref *s, CK_OBJECT
 
 /* Policy-checked versions of the calls of the same name. */
 CK_RV hsmux_policy_generate_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-				CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
+                                CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
 CK_RV hsmux_policy_generate_key_pair(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-				     CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG pub_count,
-				     CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG priv_count,
-				     CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv);
+                                     CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG pub_count,
+                                     CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG priv_count,
+                                     CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv);
 CK_RV hsmux_policy_create_object(const struct hsmux_session_ref *s, CK_ATTRIBUTE_PTR tmpl,
-				 CK_ULONG count, CK_OBJECT_HANDLE_PTR obj);
+                                 CK_ULONG count, CK_OBJECT_HANDLE_PTR obj);
 CK_RV hsmux_policy_copy_object(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-			       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			       CK_OBJECT_HANDLE_PTR new_obj);
+                               CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR new_obj);
 CK_RV hsmux_policy_destroy_object(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj);
 CK_RV hsmux_policy_wrap_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-			    CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
-			    CK_BYTE_PTR wrapped, CK_ULONG_PTR wrapped_len);
+                            CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+                            CK_BYTE_PTR wrapped, CK_ULONG_PTR wrapped_len);
 CK_RV hsmux_policy_unwrap_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-			      CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
-			      CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			      CK_OBJECT_HANDLE_PTR key);
+                              CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
+                              CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                              CK_OBJECT_HANDLE_PTR key);
 CK_RV hsmux_policy_derive_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-			      CK_OBJECT_HANDLE base_key, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			      CK_OBJECT_HANDLE_PTR key);
+                              CK_OBJECT_HANDLE base_key, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                              CK_OBJECT_HANDLE_PTR key);
 
 /*
  * C_GetAttributeValue: every secret component of a sensitive or
@@ -115,9 +114,9 @@ CK_RV hsmux_policy_derive_key(const struct hsmux_session_ref *s, CK_MECHANISM_PT
  * filled. The backend is never asked for a secret component.
  */
 CK_RV hsmux_policy_get_attribute_value(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-				       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count);
+                                       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count);
 CK_RV hsmux_policy_set_attribute_value(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-				       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count);
+                                       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count);
 
 /*
  * C_GetOperationState: hsmux exports no operation state, because it cannot
@@ -126,7 +125,7 @@ CK_RV hsmux_policy_set_attribute_value(const struct hsmux_session_ref *s, CK_OBJ
  * CKR_STATE_UNSAVEABLE. C_SetOperationState returns CKR_SAVED_STATE_INVALID.
  */
 CK_RV hsmux_policy_get_operation_state(const struct hsmux_session_ref *s, CK_BYTE_PTR state,
-				       CK_ULONG_PTR state_len);
+                                       CK_ULONG_PTR state_len);
 CK_RV hsmux_policy_set_operation_state(const struct hsmux_session_ref *s);
 
 /* Whether the backend's policy allows mech at all, for C_GetMechanismInfo. */
@@ -138,7 +137,7 @@ bool hsmux_policy_mechanism_allowed(const struct hsmux_backend *be, CK_MECHANISM
  * CKR_BUFFER_TOO_SMALL.
  */
 CK_RV hsmux_policy_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID bslot,
-				      CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count);
+                                      CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count);
 
 /*
  * Attribute cache upkeep. The policy forgets an object itself on Set, Copy
@@ -155,8 +154,8 @@ void hsmux_policy_forget_all(void);
  * Returns true when the key is within them; otherwise writes the reasons
  * (one sentence each, "; " between them) to reason and returns false.
  */
-bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE key,
-			     char *reason, size_t reason_len);
+bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE key, char *reason,
+                             size_t reason_len);
 
 /*
  * The same for a key named by an hsmux session handle, for the admin
@@ -165,6 +164,6 @@ bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE
  * CKR_SESSION_HANDLE_INVALID or CKR_CRYPTOKI_NOT_INITIALIZED, else CKR_OK.
  */
 CK_RV hsmux_policy_key_status_session(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
-				      CK_BBOOL *within_rules, char *reason, size_t reason_len);
+                                      CK_BBOOL *within_rules, char *reason, size_t reason_len);
 
 #endif /* HSMUX_POLICY_H */

@@ -22,7 +22,7 @@ static bool is_secret_component(CK_ATTRIBUTE_TYPE type)
 	}
 }
 
-/* Attributes that say what a key is; no Set or Copy may change them. */
+/* Attributes that define what a key is; no Set or Copy may change them. */
 static bool is_identity_attr(CK_ATTRIBUTE_TYPE type)
 {
 	switch (type) {
@@ -45,11 +45,11 @@ static bool is_identity_attr(CK_ATTRIBUTE_TYPE type)
 }
 
 CK_RV policy_check_sticky(const struct hsmux_session_ref *s, const char *fn,
-			  const struct key_info *k, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+                          const struct key_info *k, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
 	/* Data objects and certificates keep their CKA_VALUE modifiable, as the spec allows. */
 	bool key = k->cls == CKO_SECRET_KEY || k->cls == CKO_PRIVATE_KEY ||
-		   k->cls == CKO_PUBLIC_KEY || k->cls == CK_UNAVAILABLE_INFORMATION;
+	           k->cls == CKO_PUBLIC_KEY || k->cls == CK_UNAVAILABLE_INFORMATION;
 
 	for (CK_ULONG i = 0; i < count; i++) {
 		CK_ATTRIBUTE_TYPE type = tmpl[i].type;
@@ -58,33 +58,37 @@ CK_RV policy_check_sticky(const struct hsmux_session_ref *s, const char *fn,
 		CK_BBOOL v;
 
 		if (key && is_identity_attr(type))
-			return policy_refuse(CKR_ATTRIBUTE_READ_ONLY, fn,
-					     "attribute 0x%lx cannot change", (unsigned long)type);
+			return policy_reject(CKR_ATTRIBUTE_READ_ONLY, fn,
+			                     "attribute 0x%lx cannot change", (unsigned long)type);
 		if (!flag || type == CKA_TOKEN)
 			continue;
 		v = *(const CK_BBOOL *)tmpl[i].pValue;
 		if (type == CKA_SENSITIVE && !v && (now || unknown))
-			return policy_refuse(CKR_ATTRIBUTE_READ_ONLY, fn, "SENSITIVE only goes "
-					     "from FALSE to TRUE");
+			return policy_reject(CKR_ATTRIBUTE_READ_ONLY, fn,
+			                     "SENSITIVE only goes "
+			                     "from FALSE to TRUE");
 		if (type == CKA_EXTRACTABLE && v && !now)
-			return policy_refuse(CKR_ATTRIBUTE_READ_ONLY, fn, "EXTRACTABLE only goes "
-					     "from TRUE to FALSE");
+			return policy_reject(CKR_ATTRIBUTE_READ_ONLY, fn,
+			                     "EXTRACTABLE only goes "
+			                     "from TRUE to FALSE");
 		if (type == CKA_WRAP_WITH_TRUSTED && !v && (now || unknown))
-			return policy_refuse(CKR_ATTRIBUTE_READ_ONLY, fn, "WRAP_WITH_TRUSTED only "
-					     "goes from FALSE to TRUE");
+			return policy_reject(CKR_ATTRIBUTE_READ_ONLY, fn,
+			                     "WRAP_WITH_TRUSTED only "
+			                     "goes from FALSE to TRUE");
 		if ((flag & KEY_USAGES) && v && !now)
-			return policy_refuse(CKR_ATTRIBUTE_READ_ONLY, fn, "usage attribute 0x%lx "
-					     "cannot be switched on after creation",
-					     (unsigned long)type);
+			return policy_reject(CKR_ATTRIBUTE_READ_ONLY, fn,
+			                     "usage attribute 0x%lx "
+			                     "cannot be switched on after creation",
+			                     (unsigned long)type);
 		if (type == CKA_TRUSTED && v && !now && !session_is_so(s))
-			return policy_refuse(CKR_ATTRIBUTE_READ_ONLY, fn,
-					     "only the SO sets CKA_TRUSTED");
+			return policy_reject(CKR_ATTRIBUTE_READ_ONLY, fn,
+			                     "only the SO sets CKA_TRUSTED");
 	}
 	return CKR_OK;
 }
 
 CK_RV hsmux_policy_set_attribute_value(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-				       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+                                       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
 	struct key_info info;
 	CK_RV rv;
@@ -93,7 +97,7 @@ CK_RV hsmux_policy_set_attribute_value(const struct hsmux_session_ref *s, CK_OBJ
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	rv = policy_check_template_form(tmpl, count, 0);
 	if (rv != CKR_OK)
-		return policy_refuse(rv, "C_SetAttributeValue", "malformed template");
+		return policy_reject(rv, "C_SetAttributeValue", "malformed template");
 	rv = key_info_get(s, obj, &info);
 	if (rv != CKR_OK)
 		return rv;
@@ -116,7 +120,7 @@ static bool hides_secrets(const struct key_info *k)
 
 /* Asks the backend for the attributes that are not secret, and marks the secret ones. */
 static CK_RV get_filtered(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-			  CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+                          CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
 	CK_ATTRIBUTE *rest = calloc(count, sizeof(*rest));
 	CK_ULONG *index = calloc(count, sizeof(*index));
@@ -140,8 +144,8 @@ static CK_RV get_filtered(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE ob
 	for (CK_ULONG j = 0; j < n; j++)
 		tmpl[index[j]].ulValueLen = rest[j].ulValueLen;
 	if (rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL)
-		rv = policy_refuse(CKR_ATTRIBUTE_SENSITIVE, "C_GetAttributeValue",
-				   "secret components of key %lu withheld", (unsigned long)obj);
+		rv = policy_reject(CKR_ATTRIBUTE_SENSITIVE, "C_GetAttributeValue",
+		                   "secret components of key %lu withheld", (unsigned long)obj);
 out:
 	free(rest);
 	free(index);
@@ -149,7 +153,7 @@ out:
 }
 
 CK_RV hsmux_policy_get_attribute_value(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-				       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+                                       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
 	bool asks_secret = false;
 	struct key_info info;

@@ -1,5 +1,5 @@
 /*
- * The attribute cache: what the policy knows of each object, keyed by
+ * The attribute cache: the attributes the policy uses of each object, keyed by
  * backend, slot and object handle, so that a sign-init costs one look-up
  * instead of a C_GetAttributeValue.
  *
@@ -14,25 +14,25 @@
 
 #include "module/policy/policy_internal.h"
 
-#define CACHE_BUCKETS 1024
+#define CACHE_BUCKETS     1024
 #define CACHE_MAX_ENTRIES 16384
 
 const struct key_flag_attr key_flag_attrs[] = {
-	{KEY_SENSITIVE, CKA_SENSITIVE},
-	{KEY_EXTRACTABLE, CKA_EXTRACTABLE},
-	{KEY_WRAP_WITH_TRUSTED, CKA_WRAP_WITH_TRUSTED},
-	{KEY_TRUSTED, CKA_TRUSTED},
-	{KEY_LOCAL, CKA_LOCAL},
-	{KEY_TOKEN, CKA_TOKEN},
-	{KEY_ENCRYPT, CKA_ENCRYPT},
-	{KEY_DECRYPT, CKA_DECRYPT},
-	{KEY_WRAP, CKA_WRAP},
-	{KEY_UNWRAP, CKA_UNWRAP},
-	{KEY_SIGN, CKA_SIGN},
-	{KEY_VERIFY, CKA_VERIFY},
-	{KEY_SIGN_RECOVER, CKA_SIGN_RECOVER},
-	{KEY_VERIFY_RECOVER, CKA_VERIFY_RECOVER},
-	{KEY_DERIVE, CKA_DERIVE},
+    {KEY_SENSITIVE, CKA_SENSITIVE},
+    {KEY_EXTRACTABLE, CKA_EXTRACTABLE},
+    {KEY_WRAP_WITH_TRUSTED, CKA_WRAP_WITH_TRUSTED},
+    {KEY_TRUSTED, CKA_TRUSTED},
+    {KEY_LOCAL, CKA_LOCAL},
+    {KEY_TOKEN, CKA_TOKEN},
+    {KEY_ENCRYPT, CKA_ENCRYPT},
+    {KEY_DECRYPT, CKA_DECRYPT},
+    {KEY_WRAP, CKA_WRAP},
+    {KEY_UNWRAP, CKA_UNWRAP},
+    {KEY_SIGN, CKA_SIGN},
+    {KEY_VERIFY, CKA_VERIFY},
+    {KEY_SIGN_RECOVER, CKA_SIGN_RECOVER},
+    {KEY_VERIFY_RECOVER, CKA_VERIFY_RECOVER},
+    {KEY_DERIVE, CKA_DERIVE},
 };
 const size_t key_flag_attr_count = sizeof(key_flag_attrs) / sizeof(key_flag_attrs[0]);
 
@@ -103,7 +103,7 @@ static size_t bucket_of(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJ
 }
 
 static struct cache_entry **find_locked(const struct hsmux_backend *be, CK_SLOT_ID bslot,
-					CK_OBJECT_HANDLE obj)
+                                        CK_OBJECT_HANDLE obj)
 {
 	struct cache_entry **p = &cache.buckets[bucket_of(be, bslot, obj)];
 
@@ -115,7 +115,7 @@ static struct cache_entry **find_locked(const struct hsmux_backend *be, CK_SLOT_
 
 /* Drops entries that match; a NULL be matches every entry. */
 static void drop_matching(const struct hsmux_backend *be, CK_SLOT_ID bslot, bool whole_slot,
-			  bool session_objects_only)
+                          bool session_objects_only)
 {
 	cache_lock();
 	for (size_t i = 0; i < CACHE_BUCKETS; i++) {
@@ -186,15 +186,15 @@ static CK_ULONG ec_curve_bits(const CK_BYTE *der, CK_ULONG len)
 		CK_BYTE der[16];
 		CK_ULONG len, bits;
 	} curves[] = {
-		{{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, 10, 256},
-		{{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, 7, 384},
-		{{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7, 521},
-		{{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a}, 7, 256},
-		{{0x06, 0x03, 0x2b, 0x65, 0x6e}, 5, 256}, /* X25519 */
-		{{0x06, 0x03, 0x2b, 0x65, 0x6f}, 5, 448}, /* X448 */
-		{{0x06, 0x03, 0x2b, 0x65, 0x70}, 5, 256}, /* Ed25519 */
-		{{0x06, 0x03, 0x2b, 0x65, 0x71}, 5, 456}, /* Ed448 */
-		{{0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'}, 14, 256},
+	    {{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, 10, 256},
+	    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, 7, 384},
+	    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7, 521},
+	    {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a}, 7, 256},
+	    {{0x06, 0x03, 0x2b, 0x65, 0x6e}, 5, 256}, /* X25519 */
+	    {{0x06, 0x03, 0x2b, 0x65, 0x6f}, 5, 448}, /* X448 */
+	    {{0x06, 0x03, 0x2b, 0x65, 0x70}, 5, 256}, /* Ed25519 */
+	    {{0x06, 0x03, 0x2b, 0x65, 0x71}, 5, 456}, /* Ed448 */
+	    {{0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'}, 14, 256},
 	};
 
 	for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
@@ -207,17 +207,17 @@ static CK_ULONG ec_curve_bits(const CK_BYTE *der, CK_ULONG len)
 #define BOOL_UNSET 0xa5
 
 static CK_RV read_key_info(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-			   struct key_info *info)
+                           struct key_info *info)
 {
 	CK_ULONG cls = CK_UNAVAILABLE_INFORMATION, key_type = CK_UNAVAILABLE_INFORMATION;
 	CK_ULONG value_len = 0;
 	CK_BYTE bools[16], ec_params[64];
 	CK_ATTRIBUTE t[32] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &key_type, sizeof(key_type)},
-		{CKA_VALUE_LEN, &value_len, sizeof(value_len)},
-		{CKA_MODULUS, NULL, 0},
-		{CKA_EC_PARAMS, ec_params, sizeof(ec_params)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &key_type, sizeof(key_type)},
+	    {CKA_VALUE_LEN, &value_len, sizeof(value_len)},
+	    {CKA_MODULUS, NULL, 0},
+	    {CKA_EC_PARAMS, ec_params, sizeof(ec_params)},
 	};
 	const size_t fixed = 5;
 	CK_RV rv;
@@ -234,8 +234,8 @@ static CK_RV read_key_info(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE o
 
 	memset(info, 0, sizeof(*info));
 	info->cls = t[0].ulValueLen == sizeof(CK_ULONG) ? cls : CK_UNAVAILABLE_INFORMATION;
-	info->key_type = t[1].ulValueLen == sizeof(CK_ULONG) ? key_type
-							      : CK_UNAVAILABLE_INFORMATION;
+	info->key_type =
+	    t[1].ulValueLen == sizeof(CK_ULONG) ? key_type : CK_UNAVAILABLE_INFORMATION;
 	for (size_t i = 0; i < key_flag_attr_count; i++) {
 		if (t[fixed + i].ulValueLen != 1 || bools[i] == BOOL_UNSET)
 			continue;
@@ -252,8 +252,7 @@ static CK_RV read_key_info(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE o
 	return CKR_OK;
 }
 
-CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-		   struct key_info *info)
+CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj, struct key_info *info)
 {
 	CK_SLOT_ID bslot = session_bslot(s);
 	struct cache_entry **p, *e;
@@ -272,7 +271,7 @@ CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
 		return rv;
 	e = calloc(1, sizeof(*e));
 	if (!e)
-		return CKR_OK; /* the answer is right, only not cached */
+		return CKR_OK; /* the result is right, only not cached */
 	*e = (struct cache_entry){.be = s->be, .bslot = bslot, .obj = obj, .info = *info};
 
 	cache_lock();
@@ -289,7 +288,7 @@ CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
 }
 
 void key_info_set_pair(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-		       unsigned int pair_roles, uint64_t generation)
+                       unsigned int pair_roles, uint64_t generation)
 {
 	struct cache_entry *e;
 

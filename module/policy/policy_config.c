@@ -9,9 +9,9 @@
  *   mechanisms-allow = CKM_A, CKM_B   lifts the default denials for these
  *   mechanisms-deny = CKM_C, 0x1234   denies these too
  *
- * tighten is the default because clients such as pkcs11-tool ask for
- * nothing and expect a key; reject suits applications that must learn that
- * their template was changed.
+ * tighten is the default, so that clients such as pkcs11-tool, whose
+ * templates do not ask for protection, still get a protected key. reject
+ * suits applications that must learn that their template was changed.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,16 +24,15 @@
 #include "module/trace.h"
 
 const char *const hsmux_policy_config_keys[] = {
-	"policy",	 "extractable",	     "weak-template",
-	"rsa-min-bits", "mechanisms-allow", "mechanisms-deny",
-	NULL,
+    "policy",          "extractable", "weak-template", "rsa-min-bits", "mechanisms-allow",
+    "mechanisms-deny", NULL,
 };
 
 const struct hsmux_backend_policy hsmux_policy_default = {
-	.profile = HSMUX_PROFILE_STRICT,
-	.extractable = HSMUX_EXTRACTABLE_NO,
-	.reject_weak = false,
-	.min_rsa_bits = 2048,
+    .profile = HSMUX_PROFILE_STRICT,
+    .extractable = HSMUX_EXTRACTABLE_NO,
+    .reject_weak = false,
+    .min_rsa_bits = 2048,
 };
 
 const struct hsmux_backend_policy *policy_of(const struct hsmux_backend *be)
@@ -41,7 +40,7 @@ const struct hsmux_backend_policy *policy_of(const struct hsmux_backend *be)
 	return be && be->policy ? be->policy : &hsmux_policy_default;
 }
 
-CK_RV policy_refuse(CK_RV rv, const char *fn, const char *fmt, ...)
+CK_RV policy_reject(CK_RV rv, const char *fn, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -51,7 +50,7 @@ CK_RV policy_refuse(CK_RV rv, const char *fn, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	hsmux_trace_printf(HSMUX_TRACE_POLICY, "%s refused: %s: %s", fn, msg, hsmux_rv_name(rv));
+	hsmux_trace_printf(HSMUX_TRACE_POLICY, "%s rejected: %s: %s", fn, msg, hsmux_rv_name(rv));
 	return rv;
 }
 
@@ -65,6 +64,12 @@ bool session_is_so(const struct hsmux_session_ref *s)
 	return info.state == CKS_RW_SO_FUNCTIONS;
 }
 
+static const char *const extractable_names[] = {
+    [HSMUX_EXTRACTABLE_NO] = "no",
+    [HSMUX_EXTRACTABLE_TRUSTED_WRAP] = "trusted-wrap",
+    [HSMUX_EXTRACTABLE_YES] = "yes",
+};
+
 static const char *section_file(const struct hsmux_config_section *sec)
 {
 	return sec->file ? sec->file : "(built-in default config)";
@@ -72,7 +77,7 @@ static const char *section_file(const struct hsmux_config_section *sec)
 
 /* Parses a comma or blank separated list of mechanisms into list. */
 static CK_RV parse_mech_list(const struct hsmux_config_section *sec, const char *key,
-			     CK_MECHANISM_TYPE *list, size_t *n, char *err, size_t err_len)
+                             CK_MECHANISM_TYPE *list, size_t *n, char *err, size_t err_len)
 {
 	unsigned int line = sec->line;
 	const char *value = hsmux_config_get(sec, key, &line);
@@ -87,16 +92,18 @@ static CK_RV parse_mech_list(const struct hsmux_config_section *sec, const char 
 		return CKR_HOST_MEMORY;
 	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (*n == HSMUX_POLICY_MAX_OVERRIDES) {
-			snprintf(err, err_len, "%s:%u: '%s' lists more than %d mechanisms; "
-				 "shorten the list", section_file(sec), line, key,
-				 HSMUX_POLICY_MAX_OVERRIDES);
+			snprintf(err, err_len,
+			         "%s:%u: '%s' lists more than %d mechanisms; "
+			         "shorten the list",
+			         section_file(sec), line, key, HSMUX_POLICY_MAX_OVERRIDES);
 			rv = CKR_GENERAL_ERROR;
 			break;
 		}
 		if (!mech_parse(tok, &list[*n])) {
-			snprintf(err, err_len, "%s:%u: unknown mechanism '%s' in '%s'; use a "
-				 "CKM_ name or a number such as 0x1087", section_file(sec), line,
-				 tok, key);
+			snprintf(err, err_len,
+			         "%s:%u: unknown mechanism '%s' in '%s'; use a "
+			         "CKM_ name or a number such as 0x1087",
+			         section_file(sec), line, tok, key);
 			rv = CKR_GENERAL_ERROR;
 			break;
 		}
@@ -107,7 +114,7 @@ static CK_RV parse_mech_list(const struct hsmux_config_section *sec, const char 
 }
 
 static CK_RV parse_profile(const struct hsmux_config_section *sec, struct hsmux_backend_policy *p,
-			   char *err, size_t err_len)
+                           char *err, size_t err_len)
 {
 	unsigned int line = sec->line;
 	const char *value = hsmux_config_get(sec, "policy", &line);
@@ -119,15 +126,17 @@ static CK_RV parse_profile(const struct hsmux_config_section *sec, struct hsmux_
 		p->profile = HSMUX_PROFILE_COMPAT;
 		p->extractable = HSMUX_EXTRACTABLE_YES;
 	} else {
-		snprintf(err, err_len, "%s:%u: invalid 'policy = %s' in backend '%s'; use strict "
-			 "or compat", section_file(sec), line, value, sec->name);
+		snprintf(err, err_len,
+		         "%s:%u: invalid 'policy = %s' in backend '%s'; use strict "
+		         "or compat",
+		         section_file(sec), line, value, sec->name);
 		return CKR_GENERAL_ERROR;
 	}
 	return CKR_OK;
 }
 
 static CK_RV parse_extractable(const struct hsmux_config_section *sec,
-			       struct hsmux_backend_policy *p, char *err, size_t err_len)
+                               struct hsmux_backend_policy *p, char *err, size_t err_len)
 {
 	unsigned int line = sec->line;
 	const char *value = hsmux_config_get(sec, "extractable", &line);
@@ -141,16 +150,17 @@ static CK_RV parse_extractable(const struct hsmux_config_section *sec,
 	} else if (strcasecmp(value, "yes") == 0 && p->profile == HSMUX_PROFILE_COMPAT) {
 		p->extractable = HSMUX_EXTRACTABLE_YES;
 	} else {
-		snprintf(err, err_len, "%s:%u: invalid 'extractable = %s' in backend '%s'; use "
-			 "no or trusted-wrap (yes needs 'policy = compat')", section_file(sec), line,
-			 value, sec->name);
+		snprintf(err, err_len,
+		         "%s:%u: invalid 'extractable = %s' in backend '%s'; use "
+		         "no or trusted-wrap (yes needs 'policy = compat')",
+		         section_file(sec), line, value, sec->name);
 		return CKR_GENERAL_ERROR;
 	}
 	return CKR_OK;
 }
 
 static CK_RV parse_weak_template(const struct hsmux_config_section *sec,
-				 struct hsmux_backend_policy *p, char *err, size_t err_len)
+                                 struct hsmux_backend_policy *p, char *err, size_t err_len)
 {
 	unsigned int line = sec->line;
 	const char *value = hsmux_config_get(sec, "weak-template", &line);
@@ -160,15 +170,17 @@ static CK_RV parse_weak_template(const struct hsmux_config_section *sec,
 	} else if (strcasecmp(value, "reject") == 0) {
 		p->reject_weak = true;
 	} else {
-		snprintf(err, err_len, "%s:%u: invalid 'weak-template = %s' in backend '%s'; use "
-			 "tighten or reject", section_file(sec), line, value, sec->name);
+		snprintf(err, err_len,
+		         "%s:%u: invalid 'weak-template = %s' in backend '%s'; use "
+		         "tighten or reject",
+		         section_file(sec), line, value, sec->name);
 		return CKR_GENERAL_ERROR;
 	}
 	return CKR_OK;
 }
 
 static CK_RV parse_rsa_min_bits(const struct hsmux_config_section *sec,
-				struct hsmux_backend_policy *p, char *err, size_t err_len)
+                                struct hsmux_backend_policy *p, char *err, size_t err_len)
 {
 	unsigned int line = sec->line;
 	const char *value = hsmux_config_get(sec, "rsa-min-bits", &line);
@@ -180,17 +192,18 @@ static CK_RV parse_rsa_min_bits(const struct hsmux_config_section *sec,
 	errno = 0;
 	bits = strtoul(value, &end, 10);
 	if (errno || end == value || *end || bits < 1024 || bits > 16384) {
-		snprintf(err, err_len, "%s:%u: invalid 'rsa-min-bits = %s' in backend '%s'; use "
-			 "a number of bits from 1024 to 16384", section_file(sec), line, value,
-			 sec->name);
+		snprintf(err, err_len,
+		         "%s:%u: invalid 'rsa-min-bits = %s' in backend '%s'; use "
+		         "a number of bits from 1024 to 16384",
+		         section_file(sec), line, value, sec->name);
 		return CKR_GENERAL_ERROR;
 	}
 	p->min_rsa_bits = bits;
 	return CKR_OK;
 }
 
-CK_RV hsmux_policy_config(struct hsmux_backend_policy **out,
-			  const struct hsmux_config_section *sec, char *err, size_t err_len)
+CK_RV hsmux_policy_config(struct hsmux_backend_policy **out, const struct hsmux_config_section *sec,
+                          char *err, size_t err_len)
 {
 	struct hsmux_backend_policy *p = malloc(sizeof(*p));
 	CK_RV rv;
@@ -215,10 +228,10 @@ CK_RV hsmux_policy_config(struct hsmux_backend_policy **out,
 		return rv;
 	}
 	hsmux_trace(HSMUX_TRACE_CONFIG | HSMUX_TRACE_POLICY,
-		    "backend '%s': policy %s, extractable %d, weak templates %s, RSA >= %lu bits",
-		    sec->name, p->profile == HSMUX_PROFILE_STRICT ? "strict" : "compat",
-		    (int)p->extractable, p->reject_weak ? "rejected" : "tightened",
-		    (unsigned long)p->min_rsa_bits);
+	            "backend '%s': policy %s, extractable %s, weak templates %s, RSA >= %lu bits",
+	            sec->name, p->profile == HSMUX_PROFILE_STRICT ? "strict" : "compat",
+	            extractable_names[p->extractable], p->reject_weak ? "rejected" : "tightened",
+	            (unsigned long)p->min_rsa_bits);
 	*out = p;
 	return CKR_OK;
 }

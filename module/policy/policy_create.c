@@ -10,8 +10,7 @@
 #include "module/trace.h"
 
 /* Why a new key breaks the rules, or NULL when it does not. */
-static const char *key_violation(const struct hsmux_backend_policy *pol,
-				 const struct key_info *k)
+static const char *key_violation(const struct hsmux_backend_policy *pol, const struct key_info *k)
 {
 	bool extractable = k->flags & KEY_EXTRACTABLE;
 
@@ -30,41 +29,42 @@ static const char *key_violation(const struct hsmux_backend_policy *pol,
 }
 
 /* Reads a new key back; one that breaks the rules is destroyed. */
-static CK_RV verify_new_key(const struct hsmux_session_ref *s, const char *fn,
-			    CK_OBJECT_HANDLE obj)
+static CK_RV verify_new_key(const struct hsmux_session_ref *s, const char *fn, CK_OBJECT_HANDLE obj)
 {
 	struct key_info info;
-	const char *why;
+	const char *violation;
 	CK_RV rv;
 
 	key_info_forget(s->be, session_bslot(s), obj);
 	rv = key_info_get(s, obj, &info);
-	why = rv == CKR_OK ? key_violation(policy_of(s->be), &info) : "its attributes are unreadable";
-	if (!why)
+	violation =
+	    rv == CKR_OK ? key_violation(policy_of(s->be), &info) : "its attributes are unreadable";
+	if (!violation)
 		return CKR_OK;
 	if (s->be->ops->destroy_object)
 		s->be->ops->destroy_object(s->be, s->bsess, obj);
 	key_info_forget(s->be, session_bslot(s), obj);
-	return policy_refuse(CKR_FUNCTION_FAILED, fn, "the backend made key %lu, but %s; "
-			     "it was destroyed", (unsigned long)obj, why);
+	return policy_reject(CKR_FUNCTION_FAILED, fn,
+	                     "the backend made key %lu, but %s; "
+	                     "it was destroyed",
+	                     (unsigned long)obj, violation);
 }
 
-static CK_RV check_mech(const struct hsmux_session_ref *s, const char *fn,
-			const CK_MECHANISM *mech)
+static CK_RV check_mech(const struct hsmux_session_ref *s, const char *fn, const CK_MECHANISM *mech)
 {
 	if (policy_mechanism_allowed(policy_of(s->be), mech->mechanism))
 		return CKR_OK;
-	return policy_refuse(CKR_MECHANISM_INVALID, fn, "mechanism %s (0x%lx) is denied",
-			     hsmux_mech_name(mech->mechanism), (unsigned long)mech->mechanism);
+	return policy_reject(CKR_MECHANISM_INVALID, fn, "mechanism %s (0x%lx) is denied",
+	                     hsmux_mech_name(mech->mechanism), (unsigned long)mech->mechanism);
 }
 
-static CK_RV init_template(struct policy_template *t, const char *fn,
-			   const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+static CK_RV init_template(struct policy_template *t, const char *fn, const CK_ATTRIBUTE *tmpl,
+                           CK_ULONG count)
 {
 	CK_RV rv = policy_template_init(t, tmpl, count);
 
 	if (rv != CKR_OK && rv != CKR_HOST_MEMORY)
-		return policy_refuse(rv, fn, "malformed template");
+		return policy_reject(rv, fn, "malformed template");
 	return rv;
 }
 
@@ -77,10 +77,10 @@ static CK_RV apply_key_rules(const struct policy_create_ctx *c, struct policy_te
 }
 
 CK_RV hsmux_policy_generate_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-				CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+                                CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
 {
-	struct policy_create_ctx c = {policy_of(s->be), CREATE_GENERATE, "C_GenerateKey",
-				      CKO_SECRET_KEY, s, NULL};
+	struct policy_create_ctx c = {
+	    policy_of(s->be), CREATE_GENERATE, "C_GenerateKey", CKO_SECRET_KEY, s, NULL};
 	struct policy_template t;
 	CK_RV rv;
 
@@ -103,19 +103,20 @@ CK_RV hsmux_policy_generate_key(const struct hsmux_session_ref *s, CK_MECHANISM_
 }
 
 static CK_RV check_rsa_generation(const struct hsmux_backend_policy *pol, const char *fn,
-				  const struct policy_template *pub)
+                                  const struct policy_template *pub)
 {
 	CK_ULONG bits;
 
 	if (!policy_template_ulong(pub, CKA_MODULUS_BITS, &bits) || bits >= pol->min_rsa_bits)
 		return CKR_OK;
-	return policy_refuse(CKR_KEY_SIZE_RANGE, fn, "RSA key of %lu bits asked for; the "
-			     "minimum is %lu", (unsigned long)bits,
-			     (unsigned long)pol->min_rsa_bits);
+	return policy_reject(CKR_KEY_SIZE_RANGE, fn,
+	                     "RSA key of %lu bits asked for; the "
+	                     "minimum is %lu",
+	                     (unsigned long)bits, (unsigned long)pol->min_rsa_bits);
 }
 
 static CK_RV apply_pair_rules(struct policy_create_ctx *c, struct policy_template *pub,
-			      struct policy_template *priv)
+                              struct policy_template *priv)
 {
 	CK_RV rv;
 
@@ -131,12 +132,12 @@ static CK_RV apply_pair_rules(struct policy_create_ctx *c, struct policy_templat
 }
 
 CK_RV hsmux_policy_generate_key_pair(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-				     CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG pub_count,
-				     CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG priv_count,
-				     CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
+                                     CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG pub_count,
+                                     CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG priv_count,
+                                     CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
 {
-	struct policy_create_ctx c = {policy_of(s->be), CREATE_GENERATE_PAIR, "C_GenerateKeyPair",
-				      CKO_PUBLIC_KEY, s, NULL};
+	struct policy_create_ctx c = {
+	    policy_of(s->be), CREATE_GENERATE_PAIR, "C_GenerateKeyPair", CKO_PUBLIC_KEY, s, NULL};
 	struct policy_template pt = {0}, st = {0};
 	CK_RV rv;
 
@@ -153,7 +154,7 @@ CK_RV hsmux_policy_generate_key_pair(const struct hsmux_session_ref *s, CK_MECHA
 		rv = apply_pair_rules(&c, &pt, &st);
 	if (rv == CKR_OK)
 		rv = s->be->ops->generate_key_pair(s->be, s->bsess, mech, pt.attrs, pt.count,
-						   st.attrs, st.count, pub, priv);
+		                                   st.attrs, st.count, pub, priv);
 	if (rv == CKR_OK) {
 		rv = verify_new_key(s, c.fn, *priv);
 		if (rv == CKR_OK)
@@ -172,9 +173,9 @@ CK_RV hsmux_policy_generate_key_pair(const struct hsmux_session_ref *s, CK_MECHA
 	return rv;
 }
 
-/* Refuses an imported RSA key whose modulus is under the minimum. */
+/* Rejects an imported RSA key whose modulus is under the minimum. */
 static CK_RV check_rsa_import(const struct hsmux_backend_policy *pol, const char *fn,
-			      const struct policy_template *t)
+                              const struct policy_template *t)
 {
 	const CK_ATTRIBUTE *modulus = policy_template_find(t, CKA_MODULUS);
 	CK_ULONG key_type;
@@ -183,16 +184,18 @@ static CK_RV check_rsa_import(const struct hsmux_backend_policy *pol, const char
 		return CKR_OK;
 	if (modulus->ulValueLen * 8 >= pol->min_rsa_bits)
 		return CKR_OK;
-	return policy_refuse(CKR_ATTRIBUTE_VALUE_INVALID, fn, "RSA modulus of %lu bits; the "
-			     "minimum is %lu", (unsigned long)modulus->ulValueLen * 8,
-			     (unsigned long)pol->min_rsa_bits);
+	return policy_reject(CKR_ATTRIBUTE_VALUE_INVALID, fn,
+	                     "RSA modulus of %lu bits; the "
+	                     "minimum is %lu",
+	                     (unsigned long)modulus->ulValueLen * 8,
+	                     (unsigned long)pol->min_rsa_bits);
 }
 
 CK_RV hsmux_policy_create_object(const struct hsmux_session_ref *s, CK_ATTRIBUTE_PTR tmpl,
-				 CK_ULONG count, CK_OBJECT_HANDLE_PTR obj)
+                                 CK_ULONG count, CK_OBJECT_HANDLE_PTR obj)
 {
-	struct policy_create_ctx c = {policy_of(s->be), CREATE_OBJECT, "C_CreateObject",
-				      CK_UNAVAILABLE_INFORMATION, s, NULL};
+	struct policy_create_ctx c = {
+	    policy_of(s->be), CREATE_OBJECT, "C_CreateObject", CK_UNAVAILABLE_INFORMATION, s, NULL};
 	struct policy_template t;
 	CK_RV rv;
 
@@ -214,11 +217,10 @@ CK_RV hsmux_policy_create_object(const struct hsmux_session_ref *s, CK_ATTRIBUTE
 }
 
 CK_RV hsmux_policy_copy_object(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-			       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			       CK_OBJECT_HANDLE_PTR new_obj)
+                               CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR new_obj)
 {
-	struct policy_create_ctx c = {policy_of(s->be), CREATE_COPY, "C_CopyObject",
-				      CK_UNAVAILABLE_INFORMATION, s, NULL};
+	struct policy_create_ctx c = {policy_of(s->be),           CREATE_COPY, "C_CopyObject",
+	                              CK_UNAVAILABLE_INFORMATION, s,           NULL};
 	struct policy_template t;
 	struct key_info source;
 	CK_RV rv;
@@ -270,8 +272,10 @@ static CK_RV unwrap_result(CK_RV rv)
 	case CKR_DATA_INVALID:
 	case CKR_DATA_LEN_RANGE:
 	case CKR_GENERAL_ERROR:
-		hsmux_trace(HSMUX_TRACE_POLICY, "C_UnwrapKey: backend returned %s, given as "
-			    "CKR_WRAPPED_KEY_INVALID", hsmux_rv_name(rv));
+		hsmux_trace(HSMUX_TRACE_POLICY,
+		            "C_UnwrapKey: backend returned %s, given as "
+		            "CKR_WRAPPED_KEY_INVALID",
+		            hsmux_rv_name(rv));
 		return CKR_WRAPPED_KEY_INVALID;
 	default:
 		return rv;
@@ -279,9 +283,9 @@ static CK_RV unwrap_result(CK_RV rv)
 }
 
 CK_RV hsmux_policy_unwrap_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-			      CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
-			      CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			      CK_OBJECT_HANDLE_PTR key)
+                              CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped,
+                              CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                              CK_OBJECT_HANDLE_PTR key)
 {
 	struct hsmux_backend_policy pol = *policy_of(s->be);
 	struct policy_create_ctx c = {&pol, CREATE_UNWRAP, "C_UnwrapKey", CKO_SECRET_KEY, s, NULL};
@@ -305,7 +309,7 @@ CK_RV hsmux_policy_unwrap_key(const struct hsmux_session_ref *s, CK_MECHANISM_PT
 	rv = apply_key_rules(&c, &t);
 	if (rv == CKR_OK) {
 		rv = hsmux_mech_unwrap_key(s->be, s->bsess, mech, unwrapping_key, wrapped,
-					   wrapped_len, t.attrs, t.count, key);
+		                           wrapped_len, t.attrs, t.count, key);
 		rv = unwrap_result(rv);
 	}
 	if (rv == CKR_OK)
@@ -315,9 +319,9 @@ CK_RV hsmux_policy_unwrap_key(const struct hsmux_session_ref *s, CK_MECHANISM_PT
 	return rv;
 }
 
-/* Refuses the derive mechanisms that copy key bytes, on a protected base or second key. */
+/* Rejects the derive mechanisms that copy key bytes, on a protected base or second key. */
 static CK_RV check_derive_source(const struct hsmux_session_ref *s, const CK_MECHANISM *mech,
-				 CK_OBJECT_HANDLE base, const struct key_info *b)
+                                 CK_OBJECT_HANDLE base, const struct key_info *b)
 {
 	const char *fn = "C_DeriveKey";
 	CK_OBJECT_HANDLE other;
@@ -326,27 +330,27 @@ static CK_RV check_derive_source(const struct hsmux_session_ref *s, const CK_MEC
 	if (!mech_copies_key_bytes(mech->mechanism))
 		return CKR_OK;
 	if (key_info_protected(b))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
-				     "%s copies bytes of sensitive key %lu",
-				     hsmux_mech_name(mech->mechanism), (unsigned long)base);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "%s copies bytes of sensitive key %lu",
+		                     hsmux_mech_name(mech->mechanism), (unsigned long)base);
 	if (mech->mechanism != CKM_CONCATENATE_BASE_AND_KEY)
 		return CKR_OK;
 	if (!mech->pParameter || mech->ulParameterLen != sizeof(other))
 		return CKR_MECHANISM_PARAM_INVALID;
 	memcpy(&other, mech->pParameter, sizeof(other));
 	if (key_info_get(s, other, &o) != CKR_OK || key_info_protected(&o))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
-				     "CONCATENATE_BASE_AND_KEY copies bytes of sensitive key %lu",
-				     (unsigned long)other);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "CONCATENATE_BASE_AND_KEY copies bytes of sensitive key %lu",
+		                     (unsigned long)other);
 	return CKR_OK;
 }
 
 CK_RV hsmux_policy_derive_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-			      CK_OBJECT_HANDLE base_key, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-			      CK_OBJECT_HANDLE_PTR key)
+                              CK_OBJECT_HANDLE base_key, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                              CK_OBJECT_HANDLE_PTR key)
 {
-	struct policy_create_ctx c = {policy_of(s->be), CREATE_DERIVE, "C_DeriveKey",
-				      CKO_SECRET_KEY, s, NULL};
+	struct policy_create_ctx c = {
+	    policy_of(s->be), CREATE_DERIVE, "C_DeriveKey", CKO_SECRET_KEY, s, NULL};
 	struct policy_template t;
 	struct key_info base;
 	CK_RV rv;

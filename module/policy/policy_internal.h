@@ -15,7 +15,7 @@ enum hsmux_policy_profile {
 	HSMUX_PROFILE_COMPAT,
 };
 
-/* Which private and secret keys may be created CKA_EXTRACTABLE=TRUE. */
+/* The private and secret keys that may be created CKA_EXTRACTABLE=TRUE. */
 enum hsmux_extractable_mode {
 	HSMUX_EXTRACTABLE_NO,
 	HSMUX_EXTRACTABLE_TRUSTED_WRAP, /* only with CKA_WRAP_WITH_TRUSTED=TRUE */
@@ -63,7 +63,7 @@ enum {
 	KEY_DERIVE = 1u << 14,
 };
 
-#define KEY_WRAP_ROLES (KEY_WRAP | KEY_UNWRAP)
+#define KEY_WRAP_ROLES  (KEY_WRAP | KEY_UNWRAP)
 #define KEY_CRYPT_ROLES (KEY_ENCRYPT | KEY_DECRYPT)
 #define KEY_USAGES                                                                                 \
 	(KEY_ENCRYPT | KEY_DECRYPT | KEY_WRAP | KEY_UNWRAP | KEY_SIGN | KEY_VERIFY |               \
@@ -78,14 +78,15 @@ extern const struct key_flag_attr key_flag_attrs[];
 extern const size_t key_flag_attr_count;
 unsigned int key_flag_of(CK_ATTRIBUTE_TYPE type);
 
-/* What the policy knows of an object: read once, then kept in the cache. */
+/* The attributes of an object that the policy uses: read once, then cached. */
 struct key_info {
-	CK_OBJECT_CLASS cls; /* CK_UNAVAILABLE_INFORMATION when unknown */
+	CK_OBJECT_CLASS cls;  /* CK_UNAVAILABLE_INFORMATION when unknown */
 	CK_KEY_TYPE key_type; /* CK_UNAVAILABLE_INFORMATION when unknown */
-	unsigned int flags; /* the KEY_* bits that are TRUE */
-	unsigned int known; /* the KEY_* bits that the backend returned */
-	CK_ULONG bits; /* key size: AES and generic secret value, RSA modulus, EC curve; 0 unknown */
-	unsigned int pair_roles; /* KEY_* usage bits of the other half of an RSA pair */
+	unsigned int flags;   /* the KEY_* bits that are TRUE */
+	unsigned int known;   /* the KEY_* bits that the backend returned */
+	CK_ULONG
+	    bits; /* key size: AES and generic secret value, RSA modulus, EC curve; 0 unknown */
+	unsigned int pair_roles;  /* KEY_* usage bits of the other half of an RSA pair */
 	uint64_t pair_generation; /* pair_roles is valid while this equals the creation count */
 };
 
@@ -107,11 +108,10 @@ bool key_info_protected(const struct key_info *k);
  * caches it. Returns the backend's CK_RV when it cannot read the object
  * (CKR_OBJECT_HANDLE_INVALID, CKR_SESSION_HANDLE_INVALID...).
  */
-CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-		   struct key_info *info);
+CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj, struct key_info *info);
 /* Stores the pair roles found for obj. */
 void key_info_set_pair(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-		       unsigned int pair_roles, uint64_t generation);
+                       unsigned int pair_roles, uint64_t generation);
 void key_info_forget(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJECT_HANDLE obj);
 /* The number of objects created through hsmux so far; cached pair roles older than it are stale. */
 uint64_t key_info_generation(void);
@@ -132,8 +132,8 @@ struct policy_template {
 /*
  * Copies a client template after checking its form: non-NULL values where
  * a length is given, CK_BBOOL and CK_ULONG attributes of the right size,
- * no attribute twice (a backend might use a different copy than the policy
- * read), nested templates well formed. Returns CKR_OK,
+ * and well-formed nested templates. No attribute may appear twice, because
+ * a backend might use a different copy than the policy read. Returns CKR_OK,
  * CKR_ATTRIBUTE_VALUE_INVALID, CKR_TEMPLATE_INCONSISTENT or CKR_HOST_MEMORY.
  */
 CK_RV policy_template_init(struct policy_template *t, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
@@ -141,13 +141,11 @@ void policy_template_cleanup(struct policy_template *t);
 /* The attribute of type in t, or NULL. */
 CK_ATTRIBUTE *policy_template_find(const struct policy_template *t, CK_ATTRIBUTE_TYPE type);
 /* Reads a boolean; returns false when the attribute is absent. */
-bool policy_template_bool(const struct policy_template *t, CK_ATTRIBUTE_TYPE type,
-			  CK_BBOOL *value);
+bool policy_template_bool(const struct policy_template *t, CK_ATTRIBUTE_TYPE type, CK_BBOOL *value);
 bool policy_template_ulong(const struct policy_template *t, CK_ATTRIBUTE_TYPE type,
-			   CK_ULONG *value);
+                           CK_ULONG *value);
 /* Sets or adds a boolean attribute. Returns CKR_HOST_MEMORY when it cannot grow. */
-CK_RV policy_template_set_bool(struct policy_template *t, CK_ATTRIBUTE_TYPE type,
-			       CK_BBOOL value);
+CK_RV policy_template_set_bool(struct policy_template *t, CK_ATTRIBUTE_TYPE type, CK_BBOOL value);
 
 /* Checks the form of a raw attribute array; the same rules as policy_template_init(). */
 CK_RV policy_check_template_form(const CK_ATTRIBUTE *tmpl, CK_ULONG count, int depth);
@@ -162,14 +160,14 @@ enum policy_create_kind {
 	CREATE_COPY,
 };
 
-/* What the creation rules need beyond the template. */
+/* The context of the creation rules, beyond the template. */
 struct policy_create_ctx {
 	const struct hsmux_backend_policy *pol;
 	enum policy_create_kind kind;
-	const char *fn; /* the C_* name, for traces */
-	CK_OBJECT_CLASS default_class; /* the class when the template has none */
+	const char *fn;                    /* the C_* name, for traces */
+	CK_OBJECT_CLASS default_class;     /* the class when the template has none */
 	const struct hsmux_session_ref *s; /* for the SO check; NULL means not the SO */
-	const struct key_info *source; /* the key copied or derived from, or NULL */
+	const struct key_info *source;     /* the key copied or derived from, or NULL */
 };
 
 /*
@@ -182,24 +180,24 @@ CK_RV policy_tighten_protection(const struct policy_create_ctx *c, struct policy
 /*
  * Applies role separation across one or two templates (a key, or the
  * public and private halves of a pair): absent usages get the value that
- * keeps the roles apart, and a template that asks for both roles is
+ * keeps the roles apart, and a template that requests both roles is
  * tightened (WRAP and UNWRAP dropped) or refused.
  */
 CK_RV policy_separate_roles(const struct policy_create_ctx *c, struct policy_template *a,
-			    struct policy_template *b);
+                            struct policy_template *b);
 
 /*
  * Checks a Set or Copy template against obj's current attributes: the
  * sticky attributes, the usages that cannot be switched on, the SO-only
- * CKA_TRUSTED, and the attributes that say what a key is. Returns
+ * CKA_TRUSTED, and the attributes that define what a key is. Returns
  * CKR_ATTRIBUTE_READ_ONLY for a change the rules forbid.
  */
 CK_RV policy_check_sticky(const struct hsmux_session_ref *s, const char *fn,
-			  const struct key_info *k, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
+                          const struct key_info *k, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 
 /* Checks C_UnwrapKey's mechanism and unwrapping key, before the template and the data. */
 CK_RV policy_check_unwrapping_key(const struct hsmux_session_ref *s, const CK_MECHANISM *mech,
-				  CK_OBJECT_HANDLE uk);
+                                  CK_OBJECT_HANDLE uk);
 
 /* Mechanism tables. */
 bool mech_is_des(CK_MECHANISM_TYPE mech);
@@ -222,8 +220,8 @@ bool key_type_denied(CK_KEY_TYPE type);
 /* Whether the session is logged in as the SO. */
 bool session_is_so(const struct hsmux_session_ref *s);
 
-/* Traces a refusal and returns rv. */
-CK_RV policy_refuse(CK_RV rv, const char *fn, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Traces a rejection under the "policy" category and returns rv. */
+CK_RV policy_reject(CK_RV rv, const char *fn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* HSMUX_POLICY_INTERNAL_H */

@@ -25,11 +25,11 @@ static bool in_ranges(const struct mech_range *r, size_t n, CK_MECHANISM_TYPE me
 bool mech_is_des(CK_MECHANISM_TYPE mech)
 {
 	static const struct mech_range des[] = {
-		{0x0120, 0x0155}, /* CKM_DES_KEY_GEN .. CKM_DES_CFB8 */
-		{0x03a0, 0x03a0}, /* CKM_PBE_MD2_DES_CBC */
-		{0x03a5, 0x03a5}, /* CKM_PBE_MD5_DES_CBC */
-		{0x03a8, 0x03a9}, /* CKM_PBE_SHA1_DES3_EDE_CBC, CKM_PBE_SHA1_DES2_EDE_CBC */
-		{0x1100, 0x1103}, /* CKM_DES_ECB_ENCRYPT_DATA .. CKM_DES3_CBC_ENCRYPT_DATA */
+	    {0x0120, 0x0155}, /* CKM_DES_KEY_GEN .. CKM_DES_CFB8 */
+	    {0x03a0, 0x03a0}, /* CKM_PBE_MD2_DES_CBC */
+	    {0x03a5, 0x03a5}, /* CKM_PBE_MD5_DES_CBC */
+	    {0x03a8, 0x03a9}, /* CKM_PBE_SHA1_DES3_EDE_CBC, CKM_PBE_SHA1_DES2_EDE_CBC */
+	    {0x1100, 0x1103}, /* CKM_DES_ECB_ENCRYPT_DATA .. CKM_DES3_CBC_ENCRYPT_DATA */
 	};
 
 	return in_ranges(des, N_ELEMS(des), mech);
@@ -39,11 +39,11 @@ bool mech_is_des(CK_MECHANISM_TYPE mech)
 bool mech_is_md5(CK_MECHANISM_TYPE mech)
 {
 	static const struct mech_range md5[] = {
-		{0x0004, 0x0005}, /* CKM_MD2_RSA_PKCS, CKM_MD5_RSA_PKCS */
-		{0x0200, 0x0212}, /* CKM_MD2 .. CKM_MD5_HMAC_GENERAL */
-		{0x0380, 0x0380}, /* CKM_SSL3_MD5_MAC */
-		{0x0390, 0x0391}, /* CKM_MD5_KEY_DERIVATION, CKM_MD2_KEY_DERIVATION */
-		{0x03a0, 0x03a5}, /* CKM_PBE_MD2_DES_CBC .. CKM_PBE_MD5_DES_CBC */
+	    {0x0004, 0x0005}, /* CKM_MD2_RSA_PKCS, CKM_MD5_RSA_PKCS */
+	    {0x0200, 0x0212}, /* CKM_MD2 .. CKM_MD5_HMAC_GENERAL */
+	    {0x0380, 0x0380}, /* CKM_SSL3_MD5_MAC */
+	    {0x0390, 0x0391}, /* CKM_MD5_KEY_DERIVATION, CKM_MD2_KEY_DERIVATION */
+	    {0x03a0, 0x03a5}, /* CKM_PBE_MD2_DES_CBC .. CKM_PBE_MD5_DES_CBC */
 	};
 
 	return in_ranges(md5, N_ELEMS(md5), mech);
@@ -52,11 +52,11 @@ bool mech_is_md5(CK_MECHANISM_TYPE mech)
 bool mech_is_rsa(CK_MECHANISM_TYPE mech)
 {
 	static const struct mech_range rsa[] = {
-		{0x0000, 0x000e}, /* CKM_RSA_PKCS_KEY_PAIR_GEN .. CKM_SHA1_RSA_PKCS_PSS */
-		{0x0040, 0x0047}, /* CKM_SHA256_RSA_PKCS .. CKM_SHA224_RSA_PKCS_PSS */
-		{0x0060, 0x0067}, /* CKM_SHA3_256_RSA_PKCS .. CKM_SHA3_512_RSA_PKCS_PSS */
-		{0x1054, 0x1054}, /* CKM_RSA_AES_KEY_WRAP */
-		{0x4001, 0x4002}, /* CKM_RSA_PKCS_TPM_1_1, CKM_RSA_PKCS_OAEP_TPM_1_1 */
+	    {0x0000, 0x000e}, /* CKM_RSA_PKCS_KEY_PAIR_GEN .. CKM_SHA1_RSA_PKCS_PSS */
+	    {0x0040, 0x0047}, /* CKM_SHA256_RSA_PKCS .. CKM_SHA224_RSA_PKCS_PSS */
+	    {0x0060, 0x0067}, /* CKM_SHA3_256_RSA_PKCS .. CKM_SHA3_512_RSA_PKCS_PSS */
+	    {0x1054, 0x1054}, /* CKM_RSA_AES_KEY_WRAP */
+	    {0x4001, 0x4002}, /* CKM_RSA_PKCS_TPM_1_1, CKM_RSA_PKCS_OAEP_TPM_1_1 */
 	};
 
 	return in_ranges(rsa, N_ELEMS(rsa), mech);
@@ -113,7 +113,7 @@ bool hsmux_policy_mechanism_allowed(const struct hsmux_backend *be, CK_MECHANISM
 }
 
 static CK_ULONG filter_list(const struct hsmux_backend_policy *pol, CK_MECHANISM_TYPE_PTR list,
-			    CK_ULONG count)
+                            CK_ULONG count)
 {
 	CK_ULONG kept = 0;
 
@@ -124,7 +124,7 @@ static CK_ULONG filter_list(const struct hsmux_backend_policy *pol, CK_MECHANISM
 }
 
 CK_RV hsmux_policy_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID bslot,
-				      CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+                                      CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
 	CK_MECHANISM_TYPE_PTR all = NULL;
 	CK_ULONG n = 0, kept;
@@ -156,8 +156,8 @@ out:
 }
 
 /*
- * Parses a mechanism: a number (decimal or 0x hex), or a CKM_ name that the
- * module's name table knows. The table covers the standard range only, so
+ * Parses a mechanism: a number (decimal or 0x hex), or a CKM_ name from the
+ * module's name table (module/names.c). The table covers the standard range only, so
  * a vendor mechanism is given as a number.
  */
 bool mech_parse(const char *text, CK_MECHANISM_TYPE *mech)

@@ -78,7 +78,7 @@ static CK_RV check_attr_form(const CK_ATTRIBUTE *a, int depth)
 		if (depth >= TEMPLATE_MAX_DEPTH || a->ulValueLen % sizeof(CK_ATTRIBUTE))
 			return CKR_ATTRIBUTE_VALUE_INVALID;
 		return policy_check_template_form(a->pValue, a->ulValueLen / sizeof(CK_ATTRIBUTE),
-						  depth + 1);
+		                                  depth + 1);
 	} else if (a->type == CKA_ALLOWED_MECHANISMS) {
 		if (a->ulValueLen % sizeof(CK_MECHANISM_TYPE))
 			return CKR_ATTRIBUTE_VALUE_INVALID;
@@ -138,8 +138,7 @@ CK_ATTRIBUTE *policy_template_find(const struct policy_template *t, CK_ATTRIBUTE
 	return NULL;
 }
 
-bool policy_template_bool(const struct policy_template *t, CK_ATTRIBUTE_TYPE type,
-			  CK_BBOOL *value)
+bool policy_template_bool(const struct policy_template *t, CK_ATTRIBUTE_TYPE type, CK_BBOOL *value)
 {
 	const CK_ATTRIBUTE *a = policy_template_find(t, type);
 
@@ -149,8 +148,7 @@ bool policy_template_bool(const struct policy_template *t, CK_ATTRIBUTE_TYPE typ
 	return true;
 }
 
-bool policy_template_ulong(const struct policy_template *t, CK_ATTRIBUTE_TYPE type,
-			   CK_ULONG *value)
+bool policy_template_ulong(const struct policy_template *t, CK_ATTRIBUTE_TYPE type, CK_ULONG *value)
 {
 	const CK_ATTRIBUTE *a = policy_template_find(t, type);
 
@@ -160,8 +158,7 @@ bool policy_template_ulong(const struct policy_template *t, CK_ATTRIBUTE_TYPE ty
 	return true;
 }
 
-CK_RV policy_template_set_bool(struct policy_template *t, CK_ATTRIBUTE_TYPE type,
-			       CK_BBOOL value)
+CK_RV policy_template_set_bool(struct policy_template *t, CK_ATTRIBUTE_TYPE type, CK_BBOOL value)
 {
 	CK_ATTRIBUTE *a = policy_template_find(t, type);
 
@@ -177,7 +174,7 @@ CK_RV policy_template_set_bool(struct policy_template *t, CK_ATTRIBUTE_TYPE type
 }
 
 static CK_OBJECT_CLASS template_class(const struct policy_create_ctx *c,
-				      const struct policy_template *t, CK_OBJECT_CLASS fallback)
+                                      const struct policy_template *t, CK_OBJECT_CLASS fallback)
 {
 	CK_ULONG cls;
 
@@ -187,15 +184,15 @@ static CK_OBJECT_CLASS template_class(const struct policy_create_ctx *c,
 }
 
 /*
- * Handles a template value weaker than the policy: refused when the policy
- * says reject, else replaced by the safe value.
+ * Handles a template value weaker than the policy: rejected under
+ * weak-template = reject, else replaced by the safe value.
  */
 static CK_RV weak_value(const struct policy_create_ctx *c, struct policy_template *t,
-			CK_ATTRIBUTE_TYPE type, CK_BBOOL safe, const char *what)
+                        CK_ATTRIBUTE_TYPE type, CK_BBOOL safe, const char *what)
 {
 	if (c->pol->reject_weak)
-		return policy_refuse(CKR_TEMPLATE_INCONSISTENT, c->fn, "the template asks for %s",
-				     what);
+		return policy_reject(CKR_TEMPLATE_INCONSISTENT, c->fn, "the template asks for %s",
+		                     what);
 	hsmux_trace(HSMUX_TRACE_POLICY, "%s: template tightened: %s replaced", c->fn, what);
 	return policy_template_set_bool(t, type, safe);
 }
@@ -212,25 +209,26 @@ static CK_RV fill_absent(struct policy_template *t, CK_ATTRIBUTE_TYPE type, CK_B
 static CK_RV check_restricted(const struct policy_create_ctx *c, const struct policy_template *t)
 {
 	static const CK_ATTRIBUTE_TYPE read_only[] = {CKA_LOCAL, CKA_ALWAYS_SENSITIVE,
-						      CKA_NEVER_EXTRACTABLE, CKA_KEY_GEN_MECHANISM};
+	                                              CKA_NEVER_EXTRACTABLE, CKA_KEY_GEN_MECHANISM};
 	CK_BBOOL trusted;
 
 	for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++)
 		if (policy_template_find(t, read_only[i]))
-			return policy_refuse(CKR_ATTRIBUTE_READ_ONLY, c->fn,
-					     "attribute 0x%lx is set by the token",
-					     (unsigned long)read_only[i]);
-	if (policy_template_bool(t, CKA_TRUSTED, &trusted) && trusted && !(c->s && session_is_so(c->s)))
-		return policy_refuse(CKR_ATTRIBUTE_READ_ONLY, c->fn,
-				     "only the SO sets CKA_TRUSTED");
+			return policy_reject(CKR_ATTRIBUTE_READ_ONLY, c->fn,
+			                     "attribute 0x%lx is set by the token",
+			                     (unsigned long)read_only[i]);
+	if (policy_template_bool(t, CKA_TRUSTED, &trusted) && trusted &&
+	    !(c->s && session_is_so(c->s)))
+		return policy_reject(CKR_ATTRIBUTE_READ_ONLY, c->fn,
+		                     "only the SO sets CKA_TRUSTED");
 	return CKR_OK;
 }
 
-/* Refuses nested templates that would let a later unwrap or derive make a weak key. */
+/* Rejects nested templates that would let a later unwrap or derive make a weak key. */
 static CK_RV check_nested(const struct policy_create_ctx *c, const struct policy_template *t)
 {
 	static const CK_ATTRIBUTE_TYPE nested[] = {CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
-						   CKA_DERIVE_TEMPLATE};
+	                                           CKA_DERIVE_TEMPLATE};
 
 	for (size_t i = 0; i < sizeof(nested) / sizeof(nested[0]); i++) {
 		const CK_ATTRIBUTE *a = policy_template_find(t, nested[i]);
@@ -240,12 +238,12 @@ static CK_RV check_nested(const struct policy_create_ctx *c, const struct policy
 		for (CK_ULONG j = 0; j < n; j++) {
 			CK_BBOOL v = *(const CK_BBOOL *)inner[j].pValue;
 			bool weak = (inner[j].type == CKA_SENSITIVE && !v) ||
-				    (inner[j].type == CKA_EXTRACTABLE && v &&
-				     c->pol->extractable == HSMUX_EXTRACTABLE_NO);
+			            (inner[j].type == CKA_EXTRACTABLE && v &&
+			             c->pol->extractable == HSMUX_EXTRACTABLE_NO);
 
 			if (weak)
-				return policy_refuse(CKR_TEMPLATE_INCONSISTENT, c->fn,
-						     "a nested template asks for a weak key");
+				return policy_reject(CKR_TEMPLATE_INCONSISTENT, c->fn,
+				                     "a nested template asks for a weak key");
 		}
 	}
 	return CKR_OK;
@@ -263,12 +261,12 @@ static bool extractable_allowed(const struct policy_create_ctx *c)
 	return true;
 }
 
-/* What an absent CKA_EXTRACTABLE becomes; a copy keeps an allowed source value. */
+/* Fills an absent CKA_EXTRACTABLE with FALSE, unless a copy may keep its source's value. */
 static CK_RV fill_extractable(const struct policy_create_ctx *c, struct policy_template *t)
 {
 	bool keep = c->kind == CREATE_COPY && extractable_allowed(c) &&
-		    (c->pol->extractable == HSMUX_EXTRACTABLE_YES ||
-		     (c->source->flags & KEY_WRAP_WITH_TRUSTED));
+	            (c->pol->extractable == HSMUX_EXTRACTABLE_YES ||
+	             (c->source->flags & KEY_WRAP_WITH_TRUSTED));
 
 	return keep ? CKR_OK : fill_absent(t, CKA_EXTRACTABLE, CK_FALSE);
 }
@@ -291,7 +289,7 @@ static CK_RV tighten_extractable(const struct policy_create_ctx *c, struct polic
 	if (wwt)
 		return CKR_OK;
 	rv = weak_value(c, t, CKA_WRAP_WITH_TRUSTED, CK_TRUE,
-			"an extractable key without WRAP_WITH_TRUSTED");
+	                "an extractable key without WRAP_WITH_TRUSTED");
 	return rv;
 }
 
@@ -309,8 +307,8 @@ CK_RV policy_tighten_protection(const struct policy_create_ctx *c, struct policy
 		return rv;
 	if (policy_template_ulong(t, CKA_KEY_TYPE, &key_type) && key_type_denied(key_type) &&
 	    c->kind != CREATE_COPY)
-		return policy_refuse(CKR_ATTRIBUTE_VALUE_INVALID, c->fn,
-				     "key type 0x%lx (DES) is denied", (unsigned long)key_type);
+		return policy_reject(CKR_ATTRIBUTE_VALUE_INVALID, c->fn,
+		                     "key type 0x%lx (DES) is denied", (unsigned long)key_type);
 	if (cls != CKO_PRIVATE_KEY && cls != CKO_SECRET_KEY)
 		return CKR_OK;
 
@@ -342,14 +340,14 @@ static const struct {
 	unsigned int flag;
 	CK_ATTRIBUTE_TYPE type;
 } role_attrs[] = {
-	{KEY_ENCRYPT, CKA_ENCRYPT},
-	{KEY_DECRYPT, CKA_DECRYPT},
-	{KEY_WRAP, CKA_WRAP},
-	{KEY_UNWRAP, CKA_UNWRAP},
+    {KEY_ENCRYPT, CKA_ENCRYPT},
+    {KEY_DECRYPT, CKA_DECRYPT},
+    {KEY_WRAP, CKA_WRAP},
+    {KEY_UNWRAP, CKA_UNWRAP},
 };
 
-/* The roles a template asks for explicitly (TRUE values). */
-static unsigned int asked_roles(const struct policy_template *t, unsigned int applicable)
+/* The roles a template requests explicitly (TRUE values). */
+static unsigned int requested_roles(const struct policy_template *t, unsigned int applicable)
 {
 	unsigned int asked = 0;
 	CK_BBOOL v;
@@ -365,21 +363,22 @@ static unsigned int asked_roles(const struct policy_template *t, unsigned int ap
 
 /* The roles a copy inherits: the source's, for attributes the template leaves out. */
 static unsigned int inherited_roles(const struct policy_create_ctx *c,
-				    const struct policy_template *t, unsigned int applicable)
+                                    const struct policy_template *t, unsigned int applicable)
 {
 	unsigned int inherited = 0;
 
 	if (c->kind != CREATE_COPY || !c->source)
 		return 0;
 	for (size_t i = 0; i < 4; i++)
-		if ((applicable & role_attrs[i].flag) && !policy_template_find(t, role_attrs[i].type))
+		if ((applicable & role_attrs[i].flag) &&
+		    !policy_template_find(t, role_attrs[i].type))
 			inherited |= c->source->flags & role_attrs[i].flag;
 	return inherited;
 }
 
 /* Sets the attributes of roles to value: all of them, or only the absent ones. */
 static CK_RV set_roles(struct policy_template *t, unsigned int roles, CK_BBOOL value,
-		       bool only_absent)
+                       bool only_absent)
 {
 	CK_RV rv = CKR_OK;
 
@@ -411,23 +410,25 @@ static unsigned int roles_to_turn_off(unsigned int asked, unsigned int inherited
 }
 
 CK_RV policy_separate_roles(const struct policy_create_ctx *c, struct policy_template *a,
-			    struct policy_template *b)
+                            struct policy_template *b)
 {
 	CK_OBJECT_CLASS a_class = b ? CKO_PUBLIC_KEY : c->default_class;
 	unsigned int a_roles = role_attrs_of(template_class(c, a, a_class));
 	unsigned int b_roles = b ? role_attrs_of(template_class(c, b, CKO_PRIVATE_KEY)) : 0;
-	unsigned int asked = asked_roles(a, a_roles) | (b ? asked_roles(b, b_roles) : 0);
+	unsigned int asked = requested_roles(a, a_roles) | (b ? requested_roles(b, b_roles) : 0);
 	unsigned int inherited = inherited_roles(c, a, a_roles);
 	unsigned int off;
 	CK_RV rv;
 
 	if ((asked & KEY_WRAP_ROLES) && (asked & KEY_CRYPT_ROLES)) {
 		if (c->pol->reject_weak)
-			return policy_refuse(CKR_TEMPLATE_INCONSISTENT, c->fn,
-					     "a key or key pair asks for WRAP or UNWRAP together "
-					     "with ENCRYPT or DECRYPT");
-		hsmux_trace(HSMUX_TRACE_POLICY, "%s: template tightened: WRAP and UNWRAP "
-			    "dropped from a key that also encrypts or decrypts", c->fn);
+			return policy_reject(CKR_TEMPLATE_INCONSISTENT, c->fn,
+			                     "a key or key pair asks for WRAP or UNWRAP together "
+			                     "with ENCRYPT or DECRYPT");
+		hsmux_trace(HSMUX_TRACE_POLICY,
+		            "%s: template tightened: WRAP and UNWRAP "
+		            "dropped from a key that also encrypts or decrypts",
+		            c->fn);
 		asked &= ~KEY_WRAP_ROLES;
 		rv = set_roles(a, a_roles & KEY_WRAP_ROLES, CK_FALSE, false);
 		if (rv == CKR_OK && b)

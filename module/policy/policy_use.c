@@ -13,7 +13,7 @@
 
 /* Finds the other halves of an RSA key pair by modulus, in a session of its own. */
 static unsigned int search_pair_roles(const struct hsmux_session_ref *s,
-				      const struct key_info *info, CK_OBJECT_HANDLE obj)
+                                      const struct key_info *info, CK_OBJECT_HANDLE obj)
 {
 	const struct hsmux_backend_ops *ops = s->be->ops;
 	CK_OBJECT_CLASS other = info->cls == CKO_PUBLIC_KEY ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY;
@@ -21,9 +21,9 @@ static unsigned int search_pair_roles(const struct hsmux_session_ref *s,
 	CK_BYTE modulus[2048];
 	CK_ATTRIBUTE get = {CKA_MODULUS, modulus, sizeof(modulus)};
 	CK_ATTRIBUTE find[] = {
-		{CKA_CLASS, &other, sizeof(other)},
-		{CKA_KEY_TYPE, &rsa, sizeof(rsa)},
-		{CKA_MODULUS, modulus, 0},
+	    {CKA_CLASS, &other, sizeof(other)},
+	    {CKA_KEY_TYPE, &rsa, sizeof(rsa)},
+	    {CKA_MODULUS, modulus, 0},
 	};
 	CK_OBJECT_HANDLE found[PAIR_SEARCH_MAX];
 	CK_ULONG n = 0;
@@ -60,7 +60,7 @@ static unsigned int search_pair_roles(const struct hsmux_session_ref *s,
  * roles, so only each half's own roles are checked there.
  */
 static unsigned int pair_roles(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-			       const struct key_info *info)
+                               const struct key_info *info)
 {
 	uint64_t generation = key_info_generation();
 	unsigned int roles;
@@ -77,7 +77,7 @@ static unsigned int pair_roles(const struct hsmux_session_ref *s, CK_OBJECT_HAND
 
 /* The roles of a key and of the rest of its pair together. */
 static unsigned int all_roles(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-			      const struct key_info *info)
+                              const struct key_info *info)
 {
 	return (info->flags & (KEY_WRAP_ROLES | KEY_CRYPT_ROLES)) | pair_roles(s, obj, info);
 }
@@ -88,24 +88,24 @@ static bool mixes_roles(unsigned int roles)
 }
 
 static CK_RV check_rsa_size(const struct hsmux_backend_policy *pol, const struct key_info *info,
-			    CK_RV code, const char *fn, CK_OBJECT_HANDLE key)
+                            CK_RV code, const char *fn, CK_OBJECT_HANDLE key)
 {
 	if (info->key_type != CKK_RSA || !info->bits || info->bits >= pol->min_rsa_bits)
 		return CKR_OK;
-	return policy_refuse(code, fn, "RSA key %lu has %lu bits, under the %lu-bit minimum",
-			     (unsigned long)key, (unsigned long)info->bits,
-			     (unsigned long)pol->min_rsa_bits);
+	return policy_reject(code, fn, "RSA key %lu has %lu bits, under the %lu-bit minimum",
+	                     (unsigned long)key, (unsigned long)info->bits,
+	                     (unsigned long)pol->min_rsa_bits);
 }
 
 static const char *use_fn(enum hsmux_key_use use)
 {
 	static const char *const names[] = {
-		[HSMUX_USE_ENCRYPT] = "C_EncryptInit",
-		[HSMUX_USE_DECRYPT] = "C_DecryptInit",
-		[HSMUX_USE_SIGN] = "C_SignInit",
-		[HSMUX_USE_VERIFY] = "C_VerifyInit",
-		[HSMUX_USE_SIGN_RECOVER] = "C_SignRecoverInit",
-		[HSMUX_USE_VERIFY_RECOVER] = "C_VerifyRecoverInit",
+	    [HSMUX_USE_ENCRYPT] = "C_EncryptInit",
+	    [HSMUX_USE_DECRYPT] = "C_DecryptInit",
+	    [HSMUX_USE_SIGN] = "C_SignInit",
+	    [HSMUX_USE_VERIFY] = "C_VerifyInit",
+	    [HSMUX_USE_SIGN_RECOVER] = "C_SignRecoverInit",
+	    [HSMUX_USE_VERIFY_RECOVER] = "C_VerifyRecoverInit",
 	};
 
 	return names[use];
@@ -115,13 +115,14 @@ CK_RV hsmux_policy_check_mechanism(const struct hsmux_session_ref *s, const CK_M
 {
 	if (policy_mechanism_allowed(policy_of(s->be), mech->mechanism))
 		return CKR_OK;
-	return policy_refuse(CKR_MECHANISM_INVALID, "C_DigestInit", "mechanism %s (0x%lx) is denied",
-			     hsmux_mech_name(mech->mechanism), (unsigned long)mech->mechanism);
+	return policy_reject(CKR_MECHANISM_INVALID, "C_DigestInit",
+	                     "mechanism %s (0x%lx) is denied", hsmux_mech_name(mech->mechanism),
+	                     (unsigned long)mech->mechanism);
 }
 
 /* The rules that need the key's attributes; see hsmux_policy_check_key_use(). */
 static CK_RV check_key_attrs(const struct hsmux_session_ref *s, enum hsmux_key_use use,
-			     const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+                             const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
 	const struct hsmux_backend_policy *pol = policy_of(s->be);
 	bool crypt = use == HSMUX_USE_ENCRYPT || use == HSMUX_USE_DECRYPT;
@@ -134,28 +135,27 @@ static CK_RV check_key_attrs(const struct hsmux_session_ref *s, enum hsmux_key_u
 	if (rv != CKR_OK)
 		return rv;
 	if (crypt && mixes_roles(all_roles(s, key, &info)))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
-				     "key %lu, or its key pair, also holds WRAP or UNWRAP",
-				     (unsigned long)key);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
+		                     "key %lu, or its key pair, also holds WRAP or UNWRAP",
+		                     (unsigned long)key);
 	/* Raw RSA with a key that decrypts or unwraps is a decryption oracle. */
 	if (mech->mechanism == CKM_RSA_X_509 && info.cls == CKO_PRIVATE_KEY &&
 	    (use == HSMUX_USE_DECRYPT || (info.flags & (KEY_DECRYPT | KEY_UNWRAP))))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
-				     "raw RSA on key %lu, which decrypts or unwraps",
-				     (unsigned long)key);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
+		                     "raw RSA on key %lu, which decrypts or unwraps",
+		                     (unsigned long)key);
 	return CKR_OK;
 }
 
 CK_RV hsmux_policy_check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
-				 const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+                                 const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
 	const struct hsmux_backend_policy *pol = policy_of(s->be);
 
 	if (!policy_mechanism_allowed(pol, mech->mechanism))
-		return policy_refuse(CKR_MECHANISM_INVALID, use_fn(use),
-				     "mechanism %s (0x%lx) is denied",
-				     hsmux_mech_name(mech->mechanism),
-				     (unsigned long)mech->mechanism);
+		return policy_reject(
+		    CKR_MECHANISM_INVALID, use_fn(use), "mechanism %s (0x%lx) is denied",
+		    hsmux_mech_name(mech->mechanism), (unsigned long)mech->mechanism);
 	/* Sign and verify with a non-RSA mechanism need no attribute: the fast path. */
 	if (use != HSMUX_USE_ENCRYPT && use != HSMUX_USE_DECRYPT && !mech_is_rsa(mech->mechanism))
 		return CKR_OK;
@@ -171,29 +171,31 @@ CK_RV hsmux_policy_check_digest_key(const struct hsmux_session_ref *s, CK_OBJECT
 		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
 	if ((key_info_is_key_with_secret(&info) || info.cls == CK_UNAVAILABLE_INFORMATION) &&
 	    key_info_protected(&info))
-		return policy_refuse(CKR_KEY_INDIGESTIBLE, "C_DigestKey",
-				     "key %lu is sensitive or not extractable", (unsigned long)key);
+		return policy_reject(CKR_KEY_INDIGESTIBLE, "C_DigestKey",
+		                     "key %lu is sensitive or not extractable", (unsigned long)key);
 	return CKR_OK;
 }
 
 /* Checks the wrapping key of C_WrapKey: its roles, its origin and its size. */
 static CK_RV check_wrapping_key(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE wk,
-				const struct key_info *w)
+                                const struct key_info *w)
 {
 	const char *fn = "C_WrapKey";
 
 	if (!(w->flags & KEY_WRAP))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
-				     "wrapping key %lu has no CKA_WRAP", (unsigned long)wk);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "wrapping key %lu has no CKA_WRAP", (unsigned long)wk);
 	if (mixes_roles(all_roles(s, wk, w)))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
-				     "wrapping key %lu, or its key pair, also encrypts or "
-				     "decrypts", (unsigned long)wk);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "wrapping key %lu, or its key pair, also encrypts or "
+		                     "decrypts",
+		                     (unsigned long)wk);
 	/* A key whose value a client knows must not wrap, until the SO trusts it. */
 	if (!(w->flags & KEY_LOCAL) && !(w->flags & KEY_TRUSTED))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
-				     "wrapping key %lu was imported, not generated, and is not "
-				     "trusted", (unsigned long)wk);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "wrapping key %lu was imported, not generated, and is not "
+		                     "trusted",
+		                     (unsigned long)wk);
 	return check_rsa_size(policy_of(s->be), w, CKR_WRAPPING_KEY_SIZE_RANGE, fn, wk);
 }
 
@@ -213,7 +215,7 @@ static CK_ULONG wrap_strength(const CK_MECHANISM *mech, const struct key_info *w
 }
 
 static CK_RV check_wrap(const struct hsmux_session_ref *s, const CK_MECHANISM *mech,
-			CK_OBJECT_HANDLE wk, CK_OBJECT_HANDLE key)
+                        CK_OBJECT_HANDLE wk, CK_OBJECT_HANDLE key)
 {
 	const char *fn = "C_WrapKey";
 	struct key_info w, t;
@@ -221,10 +223,10 @@ static CK_RV check_wrap(const struct hsmux_session_ref *s, const CK_MECHANISM *m
 
 	if (!mech_is_authenticated_wrap(mech->mechanism) ||
 	    !policy_mechanism_allowed(policy_of(s->be), mech->mechanism))
-		return policy_refuse(CKR_MECHANISM_INVALID, fn,
-				     "mechanism %s (0x%lx) is not an authenticated key wrap",
-				     hsmux_mech_name(mech->mechanism),
-				     (unsigned long)mech->mechanism);
+		return policy_reject(CKR_MECHANISM_INVALID, fn,
+		                     "mechanism %s (0x%lx) is not an authenticated key wrap",
+		                     hsmux_mech_name(mech->mechanism),
+		                     (unsigned long)mech->mechanism);
 	rv = key_info_get(s, wk, &w);
 	if (rv != CKR_OK)
 		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_WRAPPING_KEY_HANDLE_INVALID : rv;
@@ -235,23 +237,23 @@ static CK_RV check_wrap(const struct hsmux_session_ref *s, const CK_MECHANISM *m
 	if (rv != CKR_OK)
 		return rv;
 	if (!(t.flags & KEY_EXTRACTABLE))
-		return policy_refuse(CKR_KEY_UNEXTRACTABLE, fn, "key %lu is not extractable",
-				     (unsigned long)key);
+		return policy_reject(CKR_KEY_UNEXTRACTABLE, fn, "key %lu is not extractable",
+		                     (unsigned long)key);
 	if ((t.flags & KEY_WRAP_WITH_TRUSTED) && !(w.flags & KEY_TRUSTED))
-		return policy_refuse(CKR_KEY_NOT_WRAPPABLE, fn,
-				     "key %lu needs a trusted wrapping key", (unsigned long)key);
+		return policy_reject(CKR_KEY_NOT_WRAPPABLE, fn,
+		                     "key %lu needs a trusted wrapping key", (unsigned long)key);
 	if (wrap_strength(mech, &w) < key_strength(&t))
-		return policy_refuse(CKR_WRAPPING_KEY_SIZE_RANGE, fn,
-				     "wrapping key %lu (%lu-bit strength) is weaker than key %lu "
-				     "(%lu-bit)", (unsigned long)wk,
-				     (unsigned long)wrap_strength(mech, &w), (unsigned long)key,
-				     (unsigned long)key_strength(&t));
+		return policy_reject(CKR_WRAPPING_KEY_SIZE_RANGE, fn,
+		                     "wrapping key %lu (%lu-bit strength) is weaker than key %lu "
+		                     "(%lu-bit)",
+		                     (unsigned long)wk, (unsigned long)wrap_strength(mech, &w),
+		                     (unsigned long)key, (unsigned long)key_strength(&t));
 	return CKR_OK;
 }
 
 CK_RV hsmux_policy_wrap_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR mech,
-			    CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
-			    CK_BYTE_PTR wrapped, CK_ULONG_PTR wrapped_len)
+                            CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+                            CK_BYTE_PTR wrapped, CK_ULONG_PTR wrapped_len)
 {
 	CK_RV rv;
 
@@ -265,7 +267,7 @@ CK_RV hsmux_policy_wrap_key(const struct hsmux_session_ref *s, CK_MECHANISM_PTR 
 
 /* Checks the unwrapping key of C_UnwrapKey, before the template and the data. */
 CK_RV policy_check_unwrapping_key(const struct hsmux_session_ref *s, const CK_MECHANISM *mech,
-				  CK_OBJECT_HANDLE uk)
+                                  CK_OBJECT_HANDLE uk)
 {
 	const char *fn = "C_UnwrapKey";
 	struct key_info u;
@@ -273,25 +275,26 @@ CK_RV policy_check_unwrapping_key(const struct hsmux_session_ref *s, const CK_ME
 
 	if (!mech_is_authenticated_wrap(mech->mechanism) ||
 	    !policy_mechanism_allowed(policy_of(s->be), mech->mechanism))
-		return policy_refuse(CKR_MECHANISM_INVALID, fn,
-				     "mechanism %s (0x%lx) is not an authenticated key wrap",
-				     hsmux_mech_name(mech->mechanism),
-				     (unsigned long)mech->mechanism);
+		return policy_reject(CKR_MECHANISM_INVALID, fn,
+		                     "mechanism %s (0x%lx) is not an authenticated key wrap",
+		                     hsmux_mech_name(mech->mechanism),
+		                     (unsigned long)mech->mechanism);
 	rv = key_info_get(s, uk, &u);
 	if (rv != CKR_OK)
 		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_UNWRAPPING_KEY_HANDLE_INVALID : rv;
 	if (!(u.flags & KEY_UNWRAP))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
-				     "unwrapping key %lu has no CKA_UNWRAP", (unsigned long)uk);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "unwrapping key %lu has no CKA_UNWRAP", (unsigned long)uk);
 	if (mixes_roles(all_roles(s, uk, &u)))
-		return policy_refuse(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
-				     "unwrapping key %lu, or its key pair, also encrypts or "
-				     "decrypts", (unsigned long)uk);
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "unwrapping key %lu, or its key pair, also encrypts or "
+		                     "decrypts",
+		                     (unsigned long)uk);
 	return check_rsa_size(policy_of(s->be), &u, CKR_UNWRAPPING_KEY_SIZE_RANGE, fn, uk);
 }
 
 CK_RV hsmux_policy_get_operation_state(const struct hsmux_session_ref *s, CK_BYTE_PTR state,
-				       CK_ULONG_PTR state_len)
+                                       CK_ULONG_PTR state_len)
 {
 	CK_ULONG len = 0;
 	CK_RV rv;
@@ -299,8 +302,8 @@ CK_RV hsmux_policy_get_operation_state(const struct hsmux_session_ref *s, CK_BYT
 	(void)state;
 	(void)state_len;
 	if (!s->be->ops->get_operation_state)
-		return policy_refuse(CKR_STATE_UNSAVEABLE, "C_GetOperationState",
-				     "hsmux exports no operation state");
+		return policy_reject(CKR_STATE_UNSAVEABLE, "C_GetOperationState",
+		                     "hsmux exports no operation state");
 	/* Only the length is asked for, to learn whether an operation is active. */
 	rv = s->be->ops->get_operation_state(s->be, s->bsess, NULL, &len);
 	switch (rv) {
@@ -313,16 +316,16 @@ CK_RV hsmux_policy_get_operation_state(const struct hsmux_session_ref *s, CK_BYT
 	case CKR_HOST_MEMORY:
 		return rv;
 	default:
-		return policy_refuse(CKR_STATE_UNSAVEABLE, "C_GetOperationState",
-				     "hsmux exports no operation state");
+		return policy_reject(CKR_STATE_UNSAVEABLE, "C_GetOperationState",
+		                     "hsmux exports no operation state");
 	}
 }
 
 CK_RV hsmux_policy_set_operation_state(const struct hsmux_session_ref *s)
 {
 	(void)s;
-	return policy_refuse(CKR_SAVED_STATE_INVALID, "C_SetOperationState",
-			     "hsmux exports no operation state, so it takes none");
+	return policy_reject(CKR_SAVED_STATE_INVALID, "C_SetOperationState",
+	                     "hsmux exports no operation state, so it takes none");
 }
 
 static void add_reason(char *buf, size_t len, const char *reason)
@@ -333,8 +336,8 @@ static void add_reason(char *buf, size_t len, const char *reason)
 		snprintf(buf + used, len - used, "%s%s", used ? "; " : "", reason);
 }
 
-bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE key,
-			     char *reason, size_t reason_len)
+bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE key, char *reason,
+                             size_t reason_len)
 {
 	const struct hsmux_backend_policy *pol = policy_of(s->be);
 	struct key_info info;
@@ -345,8 +348,9 @@ bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE
 		return false;
 	}
 	if (mixes_roles(all_roles(s, key, &info)))
-		add_reason(reason, reason_len, "it (or its key pair) holds a wrap role and an "
-			   "encrypt role, so it does neither");
+		add_reason(reason, reason_len,
+		           "it (or its key pair) holds a wrap role and an "
+		           "encrypt role, so it does neither");
 	if (key_info_is_key_with_secret(&info) && (info.known & KEY_SENSITIVE) &&
 	    !(info.flags & KEY_SENSITIVE))
 		add_reason(reason, reason_len, "it is not sensitive");
@@ -358,13 +362,14 @@ bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE
 	if (key_type_denied(info.key_type))
 		add_reason(reason, reason_len, "it is a DES key");
 	if ((info.flags & KEY_WRAP) && !(info.flags & (KEY_LOCAL | KEY_TRUSTED)))
-		add_reason(reason, reason_len, "it may wrap but was imported and is not trusted, "
-			   "so it wraps nothing");
+		add_reason(reason, reason_len,
+		           "it may wrap but was imported and is not trusted, "
+		           "so it wraps nothing");
 	return reason[0] == '\0';
 }
 
 CK_RV hsmux_policy_key_status_session(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
-				      CK_BBOOL *within_rules, char *reason, size_t reason_len)
+                                      CK_BBOOL *within_rules, char *reason, size_t reason_len)
 {
 	struct hsmux_session_ref s;
 	CK_RV rv;

@@ -13,8 +13,8 @@
 
 enum attack_verdict {
 	ATTACK_SUCCEEDED, /* key bytes recovered and equal to the known value */
-	ATTACK_BLOCKED, /* a call failed; rv and step say which */
-	ATTACK_NA, /* the module lacks a mechanism or function the attack needs */
+	ATTACK_BLOCKED,   /* a call failed; rv and step say which */
+	ATTACK_NA,        /* the module lacks a mechanism or function the attack needs */
 };
 
 struct attack_result {
@@ -63,12 +63,12 @@ bool attack_na(struct attack_result *res, CK_MECHANISM_TYPE mech);
 void attack_succeeded(struct attack_result *res, const char *how);
 /* Compares recovered bytes with the known key and sets SUCCEEDED, or BLOCKED on a mismatch. */
 void attack_compare(struct attack_result *res, const char *how, const CK_BYTE *got,
-		    CK_ULONG got_len, const CK_BYTE *known, CK_ULONG known_len);
+                    CK_ULONG got_len, const CK_BYTE *known, CK_ULONG known_len);
 
 bool attack_has_mech(const struct attack_ctx *ctx, CK_MECHANISM_TYPE mech);
 /* Sets N/A in res and returns false when the module lacks mech. */
 bool attack_need_mech(const struct attack_ctx *ctx, struct attack_result *res,
-		      CK_MECHANISM_TYPE mech);
+                      CK_MECHANISM_TYPE mech);
 
 /*
  * Key builders. A secret key is a session object with every usage and
@@ -76,18 +76,18 @@ bool attack_need_mech(const struct attack_ctx *ctx, struct attack_result *res,
  * decides the outcome.
  */
 CK_RV attack_gen_aes(struct attack_ctx *ctx, CK_ULONG bytes, unsigned int flags,
-		     CK_OBJECT_HANDLE *key);
+                     CK_OBJECT_HANDLE *key);
 CK_RV attack_create_aes(struct attack_ctx *ctx, const CK_BYTE *value, CK_ULONG len,
-			unsigned int flags, CK_OBJECT_HANDLE *key);
+                        unsigned int flags, CK_OBJECT_HANDLE *key);
 CK_RV attack_gen_rsa(struct attack_ctx *ctx, CK_ULONG bits, unsigned int pub_flags,
-		     unsigned int priv_flags, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);
+                     unsigned int priv_flags, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);
 CK_RV attack_set_bool(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-		      CK_BBOOL value);
+                      CK_BBOOL value);
 CK_RV attack_copy_bool(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-		       CK_BBOOL value, CK_OBJECT_HANDLE *copy);
+                       CK_BBOOL value, CK_OBJECT_HANDLE *copy);
 /* Reads one attribute into buf; *len is its size on input and the value's length on output. */
 CK_RV attack_get_attr(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-		      CK_BYTE *buf, CK_ULONG *len);
+                      CK_BYTE *buf, CK_ULONG *len);
 
 /*
  * Makes a sensitive AES-256 session key with a value the attacker knows
@@ -96,7 +96,7 @@ CK_RV attack_get_attr(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE
  * minimum, because an attacker takes the target as it comes.
  */
 CK_RV attack_make_target(struct attack_ctx *ctx, unsigned int extra_flags, CK_BYTE value[32],
-			 CK_OBJECT_HANDLE *key);
+                         CK_OBJECT_HANDLE *key);
 
 /*
  * Recovers target with a wrapping key whose value the attacker supplied
@@ -104,15 +104,15 @@ CK_RV attack_make_target(struct attack_ctx *ctx, unsigned int extra_flags, CK_BY
  * Fills res: SUCCEEDED when the bytes match known.
  */
 void attack_recover_by_known_wrap(struct attack_ctx *ctx, CK_OBJECT_HANDLE target,
-				  const CK_BYTE known[32], struct attack_result *res);
+                                  const CK_BYTE known[32], struct attack_result *res);
 
 /* Local crypto in OpenSSL, independent of the module. */
 bool attack_aes_kw_unwrap(const CK_BYTE *kek, size_t kek_len, const CK_BYTE *in, size_t in_len,
-			  CK_BYTE *out, size_t *out_len);
+                          CK_BYTE *out, size_t *out_len);
 bool attack_aes_kw_wrap(const CK_BYTE *kek, size_t kek_len, const CK_BYTE *in, size_t in_len,
-			CK_BYTE *out, size_t *out_len);
+                        CK_BYTE *out, size_t *out_len);
 bool attack_aes_ecb_encrypt(const CK_BYTE *key, size_t key_len, const CK_BYTE in[16],
-			    CK_BYTE out[16]);
+                            CK_BYTE out[16]);
 bool attack_sha256(const CK_BYTE *in, size_t len, CK_BYTE out[32]);
 void attack_random(CK_BYTE *buf, size_t len);
 

@@ -18,8 +18,8 @@ enum flip_route { FLIP_SET, FLIP_COPY };
 
 /* Applies one boolean change by Set or by Copy; *out is the object that carries it. */
 static bool flip(struct attack_ctx *ctx, struct attack_result *res, enum flip_route route,
-		 CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type, CK_BBOOL value,
-		 CK_OBJECT_HANDLE *out)
+                 CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type, CK_BBOOL value,
+                 CK_OBJECT_HANDLE *out)
 {
 	CK_RV rv;
 
@@ -29,13 +29,13 @@ static bool flip(struct attack_ctx *ctx, struct attack_result *res, enum flip_ro
 	else
 		rv = attack_copy_bool(ctx, obj, type, value, out);
 	if (rv != CKR_OK)
-		return attack_blocked(res, route == FLIP_SET ? "C_SetAttributeValue" : "C_CopyObject",
-				      rv);
+		return attack_blocked(
+		    res, route == FLIP_SET ? "C_SetAttributeValue" : "C_CopyObject", rv);
 	return true;
 }
 
 static void read_value_and_compare(struct attack_ctx *ctx, struct attack_result *res,
-				   CK_OBJECT_HANDLE key, const CK_BYTE *known, const char *how)
+                                   CK_OBJECT_HANDLE key, const CK_BYTE *known, const char *how)
 {
 	CK_BYTE value[64];
 	CK_ULONG len = sizeof(value);
@@ -49,8 +49,7 @@ static void read_value_and_compare(struct attack_ctx *ctx, struct attack_result 
 	OPENSSL_cleanse(value, sizeof(value));
 }
 
-static void flip_sensitive(struct attack_ctx *ctx, struct attack_result *res,
-			   enum flip_route route)
+static void flip_sensitive(struct attack_ctx *ctx, struct attack_result *res, enum flip_route route)
 {
 	CK_OBJECT_HANDLE target, flipped;
 	CK_BYTE known[32];
@@ -76,9 +75,8 @@ void attack_flip_sensitive_copy(struct attack_ctx *ctx, struct attack_result *re
 }
 
 /* Makes the target, flips one attribute, and recovers it under a known wrapping key. */
-static void flip_then_wrap(struct attack_ctx *ctx, struct attack_result *res,
-			   enum flip_route route, unsigned int target_flags, CK_ATTRIBUTE_TYPE type,
-			   CK_BBOOL value)
+static void flip_then_wrap(struct attack_ctx *ctx, struct attack_result *res, enum flip_route route,
+                           unsigned int target_flags, CK_ATTRIBUTE_TYPE type, CK_BBOOL value)
 {
 	CK_OBJECT_HANDLE target, flipped;
 	CK_BYTE known[32];
@@ -106,21 +104,20 @@ void attack_flip_extractable_copy(struct attack_ctx *ctx, struct attack_result *
 void attack_flip_wwt_set(struct attack_ctx *ctx, struct attack_result *res)
 {
 	flip_then_wrap(ctx, res, FLIP_SET, KEY_EXTRACTABLE | KEY_WRAP_WITH_TRUSTED,
-		       CKA_WRAP_WITH_TRUSTED, CK_FALSE);
+	               CKA_WRAP_WITH_TRUSTED, CK_FALSE);
 }
 
 void attack_flip_wwt_copy(struct attack_ctx *ctx, struct attack_result *res)
 {
 	flip_then_wrap(ctx, res, FLIP_COPY, KEY_EXTRACTABLE | KEY_WRAP_WITH_TRUSTED,
-		       CKA_WRAP_WITH_TRUSTED, CK_FALSE);
+	               CKA_WRAP_WITH_TRUSTED, CK_FALSE);
 }
 
 /*
  * Conjures a key of known value with no WRAP role, switches WRAP on later,
  * and wraps the target under it.
  */
-static void usage_on_later(struct attack_ctx *ctx, struct attack_result *res,
-			   enum flip_route route)
+static void usage_on_later(struct attack_ctx *ctx, struct attack_result *res, enum flip_route route)
 {
 	CK_MECHANISM kw = {CKM_AES_KEY_WRAP, NULL, 0};
 	CK_OBJECT_HANDLE target, key, flipped;
@@ -154,7 +151,7 @@ static void usage_on_later(struct attack_ctx *ctx, struct attack_result *res,
 		return;
 	}
 	attack_compare(res, "WRAP switched on later, wrapped under the known key", out, out_len,
-		       known, 32);
+	               known, 32);
 }
 
 void attack_usage_on_later_set(struct attack_ctx *ctx, struct attack_result *res)
@@ -197,7 +194,7 @@ void attack_read_value_nonextractable(struct attack_ctx *ctx, struct attack_resu
 }
 
 static BIGNUM *read_bn(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-		       CK_RV *rv)
+                       CK_RV *rv)
 {
 	CK_BYTE buf[1024];
 	CK_ULONG len = sizeof(buf);
@@ -216,7 +213,7 @@ void attack_read_rsa_private(struct attack_ctx *ctx, struct attack_result *res)
 {
 	static const CK_ATTRIBUTE_TYPE parts[] = {CKA_PRIME_1, CKA_PRIME_2};
 	static const CK_ATTRIBUTE_TYPE others[] = {CKA_PRIVATE_EXPONENT, CKA_EXPONENT_1,
-						   CKA_EXPONENT_2, CKA_COEFFICIENT};
+	                                           CKA_EXPONENT_2, CKA_COEFFICIENT};
 	CK_OBJECT_HANDLE pub, priv;
 	BIGNUM *n = NULL, *p = NULL, *rem = BN_new();
 	BN_CTX *bn_ctx = BN_CTX_new();
@@ -269,19 +266,19 @@ out:
 /* Success is a private value d whose d*G is the public point. */
 void attack_read_ec_private(struct attack_ctx *ctx, struct attack_result *res)
 {
-	static const CK_BYTE p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
-					   0x3d, 0x03, 0x01, 0x07};
+	static const CK_BYTE p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+	                                   0xce, 0x3d, 0x03, 0x01, 0x07};
 	static CK_BBOOL ck_true = CK_TRUE;
 	CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
 	CK_ATTRIBUTE pt[] = {
-		{CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
-		{CKA_EC_PARAMS, (CK_VOID_PTR)p256_oid, sizeof(p256_oid)},
-		{CKA_VERIFY, &ck_true, sizeof(CK_BBOOL)},
+	    {CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_EC_PARAMS, (CK_VOID_PTR)p256_oid, sizeof(p256_oid)},
+	    {CKA_VERIFY, &ck_true, sizeof(CK_BBOOL)},
 	};
 	CK_ATTRIBUTE st[] = {
-		{CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
-		{CKA_SIGN, &ck_true, sizeof(CK_BBOOL)},
-		{CKA_SENSITIVE, &ck_true, sizeof(CK_BBOOL)},
+	    {CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_SIGN, &ck_true, sizeof(CK_BBOOL)},
+	    {CKA_SENSITIVE, &ck_true, sizeof(CK_BBOOL)},
 	};
 	CK_OBJECT_HANDLE pub, priv;
 	CK_BYTE point[128];
@@ -306,15 +303,14 @@ void attack_read_ec_private(struct attack_ctx *ctx, struct attack_result *res)
 	}
 	rv = attack_get_attr(ctx, pub, CKA_EC_POINT, point, &point_len);
 	/* CKA_EC_POINT is a DER OCTET STRING: 04 41 then the 65-byte point. */
-	if (rv != CKR_OK || point_len != 67 || !q ||
-	    !EC_POINT_mul(group, q, d, NULL, NULL, NULL) ||
+	if (rv != CKR_OK || point_len != 67 || !q || !EC_POINT_mul(group, q, d, NULL, NULL, NULL) ||
 	    EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, derived, sizeof(derived),
-			       NULL) != sizeof(derived)) {
+	                       NULL) != sizeof(derived)) {
 		attack_blocked(res, "C_GetAttributeValue(CKA_EC_POINT)", rv);
 		goto out;
 	}
 	attack_compare(res, "read the EC private value, d*G matches the public point", derived,
-		       sizeof(derived), point + 2, 65);
+	               sizeof(derived), point + 2, 65);
 out:
 	BN_clear_free(d);
 	EC_POINT_free(q);

@@ -16,27 +16,26 @@ static CK_BBOOL ck_true = CK_TRUE;
 static CK_BBOOL ck_false = CK_FALSE;
 
 /* Derives a non-sensitive, extractable key from base with mech and compares its value. */
-static void derive_and_read(struct attack_ctx *ctx, struct attack_result *res,
-			    CK_MECHANISM *mech, CK_OBJECT_HANDLE base, CK_ULONG value_len,
-			    const CK_BYTE *expected, const char *how)
+static void derive_and_read(struct attack_ctx *ctx, struct attack_result *res, CK_MECHANISM *mech,
+                            CK_OBJECT_HANDLE base, CK_ULONG value_len, const CK_BYTE *expected,
+                            const char *how)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
 	CK_ATTRIBUTE t[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &kt, sizeof(kt)},
-		{CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
-		{CKA_SENSITIVE, &ck_false, sizeof(CK_BBOOL)},
-		{CKA_EXTRACTABLE, &ck_true, sizeof(CK_BBOOL)},
-		{CKA_VALUE_LEN, &value_len, sizeof(value_len)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &kt, sizeof(kt)},
+	    {CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_SENSITIVE, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_EXTRACTABLE, &ck_true, sizeof(CK_BBOOL)},
+	    {CKA_VALUE_LEN, &value_len, sizeof(value_len)},
 	};
 	CK_OBJECT_HANDLE derived;
 	CK_BYTE value[128];
 	CK_ULONG len = sizeof(value);
 	CK_RV rv;
 
-	rv = ctx->fl->C_DeriveKey(ctx->session, mech, base, t, sizeof(t) / sizeof(t[0]),
-				  &derived);
+	rv = ctx->fl->C_DeriveKey(ctx->session, mech, base, t, sizeof(t) / sizeof(t[0]), &derived);
 	if (rv != CKR_OK) {
 		attack_blocked(res, "C_DeriveKey", rv);
 		return;
@@ -51,8 +50,8 @@ static void derive_and_read(struct attack_ctx *ctx, struct attack_result *res,
 }
 
 /* Makes a sensitive base key with DERIVE, or sets N/A when mech is missing. */
-static bool derive_base(struct attack_ctx *ctx, struct attack_result *res,
-			CK_MECHANISM_TYPE mech, CK_BYTE known[32], CK_OBJECT_HANDLE *base)
+static bool derive_base(struct attack_ctx *ctx, struct attack_result *res, CK_MECHANISM_TYPE mech,
+                        CK_BYTE known[32], CK_OBJECT_HANDLE *base)
 {
 	CK_RV rv;
 
@@ -85,7 +84,7 @@ void attack_derive_concat_base_key(struct attack_ctx *ctx, struct attack_result 
 }
 
 static void derive_with_data(struct attack_ctx *ctx, struct attack_result *res,
-			     CK_MECHANISM_TYPE type, const char *how)
+                             CK_MECHANISM_TYPE type, const char *how)
 {
 	CK_OBJECT_HANDLE base;
 	CK_BYTE known[32], data[32] = {0}, expected[64];
@@ -170,7 +169,7 @@ void attack_digest_key(struct attack_ctx *ctx, struct attack_result *res)
 	}
 	attack_sha256(known, sizeof(known), expected);
 	attack_compare(res, "SHA-256 of the key equals the digest of the known value", digest,
-		       digest_len, expected, sizeof(expected));
+	               digest_len, expected, sizeof(expected));
 }
 
 /* Success is the key's bytes inside the saved state of an active AES encryption. */
@@ -216,7 +215,7 @@ void attack_operation_state(struct attack_ctx *ctx, struct attack_result *res)
  * 00 02 PS 00 payload, or with no 00 separator when conforming is false.
  */
 static bool rsa_encrypt_block(const BIGNUM *n, const BIGNUM *e, const CK_BYTE *payload,
-			      size_t payload_len, bool conforming, CK_BYTE *out, size_t k)
+                              size_t payload_len, bool conforming, CK_BYTE *out, size_t k)
 {
 	CK_BYTE block[512];
 	BIGNUM *m = NULL, *c = BN_new();
@@ -244,25 +243,23 @@ out:
 	return ok;
 }
 
-static CK_RV unwrap_v15(struct attack_ctx *ctx, CK_OBJECT_HANDLE priv, CK_BYTE *blob,
-			CK_ULONG len)
+static CK_RV unwrap_v15(struct attack_ctx *ctx, CK_OBJECT_HANDLE priv, CK_BYTE *blob, CK_ULONG len)
 {
 	CK_MECHANISM v15 = {CKM_RSA_PKCS, NULL, 0};
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
 	CK_ATTRIBUTE t[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &kt, sizeof(kt)},
-		{CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
-		{CKA_SENSITIVE, &ck_true, sizeof(CK_BBOOL)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &kt, sizeof(kt)},
+	    {CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_SENSITIVE, &ck_true, sizeof(CK_BBOOL)},
 	};
 	CK_OBJECT_HANDLE key;
 
 	return ctx->fl->C_UnwrapKey(ctx->session, &v15, priv, blob, len, t, 4, &key);
 }
 
-static BIGNUM *read_public_bn(struct attack_ctx *ctx, CK_OBJECT_HANDLE pub,
-			      CK_ATTRIBUTE_TYPE type)
+static BIGNUM *read_public_bn(struct attack_ctx *ctx, CK_OBJECT_HANDLE pub, CK_ATTRIBUTE_TYPE type)
 {
 	CK_BYTE buf[512];
 	CK_ULONG len = sizeof(buf);
@@ -308,9 +305,9 @@ void attack_pkcs1_unwrap_oracle(struct attack_ctx *ctx, struct attack_result *re
 		res->verdict = ATTACK_SUCCEEDED;
 		res->rv = rv_bad;
 		snprintf(res->detail, sizeof(res->detail),
-			 "padding oracle: conforming block gives %s, broken padding %s "
-			 "(key recovery not run)",
-			 attack_rv_name(rv_short), attack_rv_name(rv_bad));
+		         "padding oracle: conforming block gives %s, broken padding %s "
+		         "(key recovery not run)",
+		         attack_rv_name(rv_short), attack_rv_name(rv_bad));
 	} else {
 		attack_blocked(res, "C_UnwrapKey(RSA-PKCS) for both blocks", rv_bad);
 	}

@@ -17,53 +17,48 @@
 
 #include "tests/attack/attack.h"
 
-#define SO_PIN "attack-so-pin"
+#define SO_PIN   "attack-so-pin"
 #define USER_PIN "attack-user-pin"
 
 const struct attack attack_list[] = {
-	{"wrap_decrypt_aes_cbc", "one AES key wraps with CBC and decrypts the blob",
-	 attack_wrap_decrypt_cbc},
-	{"wrap_decrypt_aes_kw_ecb", "AES key wrap inverted by AES-ECB decrypt",
-	 attack_wrap_decrypt_kw_ecb},
-	{"wrap_decrypt_rsa_oaep", "RSA pair: public WRAP, private DECRYPT",
-	 attack_wrap_decrypt_oaep},
-	{"roles_set_later", "DECRYPT set on a wrapping key after creation",
-	 attack_roles_set_later},
-	{"roles_copy_later", "copy of a wrapping key with DECRYPT", attack_roles_copy_later},
-	{"roles_rsa_set_later", "DECRYPT set on the private key of a wrapping pair",
-	 attack_roles_oaep_set_later},
-	{"plant_encrypt_unwrap", "encrypt-then-unwrap plants a known wrapping key",
-	 attack_plant_encrypt_unwrap},
-	{"conjure_create_object", "C_CreateObject makes a known wrapping key",
-	 attack_conjure_create_object},
-	{"weak_wrap_aes128", "AES-128 wraps AES-256", attack_weak_wrap_aes128},
-	{"weak_wrap_rsa1024", "RSA-1024 wraps AES-256", attack_weak_wrap_rsa1024},
-	{"reimport_nonsensitive", "wrap, then unwrap as non-sensitive and extractable",
-	 attack_reimport_nonsensitive},
-	{"flip_sensitive_set", "SENSITIVE true to false by Set", attack_flip_sensitive_set},
-	{"flip_sensitive_copy", "SENSITIVE true to false by Copy", attack_flip_sensitive_copy},
-	{"flip_extractable_set", "EXTRACTABLE false to true by Set", attack_flip_extractable_set},
-	{"flip_extractable_copy", "EXTRACTABLE false to true by Copy",
-	 attack_flip_extractable_copy},
-	{"flip_wwt_set", "WRAP_WITH_TRUSTED true to false by Set", attack_flip_wwt_set},
-	{"flip_wwt_copy", "WRAP_WITH_TRUSTED true to false by Copy", attack_flip_wwt_copy},
-	{"usage_on_later_set", "WRAP switched on later by Set", attack_usage_on_later_set},
-	{"usage_on_later_copy", "WRAP switched on later by Copy", attack_usage_on_later_copy},
-	{"read_value_sensitive", "CKA_VALUE of a sensitive key", attack_read_value},
-	{"read_value_nonextractable", "CKA_VALUE of a non-extractable key",
-	 attack_read_value_nonextractable},
-	{"read_rsa_private", "RSA private exponent and CRT parts", attack_read_rsa_private},
-	{"read_ec_private", "EC private value", attack_read_ec_private},
-	{"derive_concat_base_key", "CONCATENATE_BASE_AND_KEY", attack_derive_concat_base_key},
-	{"derive_concat_base_data", "CONCATENATE_BASE_AND_DATA",
-	 attack_derive_concat_base_data},
-	{"derive_concat_data_base", "CONCATENATE_DATA_AND_BASE",
-	 attack_derive_concat_data_base},
-	{"derive_xor_base_data", "XOR_BASE_AND_DATA", attack_derive_xor_base_data},
-	{"derive_extract_key", "EXTRACT_KEY_FROM_KEY", attack_derive_extract_key},
-	{"digest_key", "C_DigestKey on a sensitive key", attack_digest_key},
-	{"operation_state", "C_GetOperationState during an encryption", attack_operation_state},
-	{"pkcs1_unwrap_oracle", "PKCS#1 v1.5 unwrap padding oracle", attack_pkcs1_unwrap_oracle},
+    {"wrap_decrypt_aes_cbc", "one AES key wraps with CBC and decrypts the blob",
+     attack_wrap_decrypt_cbc},
+    {"wrap_decrypt_aes_kw_ecb", "AES key wrap inverted by AES-ECB decrypt",
+     attack_wrap_decrypt_kw_ecb},
+    {"wrap_decrypt_rsa_oaep", "RSA pair: public WRAP, private DECRYPT", attack_wrap_decrypt_oaep},
+    {"roles_set_later", "DECRYPT set on a wrapping key after creation", attack_roles_set_later},
+    {"roles_copy_later", "copy of a wrapping key with DECRYPT", attack_roles_copy_later},
+    {"roles_rsa_set_later", "DECRYPT set on the private key of a wrapping pair",
+     attack_roles_oaep_set_later},
+    {"plant_encrypt_unwrap", "encrypt-then-unwrap plants a known wrapping key",
+     attack_plant_encrypt_unwrap},
+    {"conjure_create_object", "C_CreateObject makes a known wrapping key",
+     attack_conjure_create_object},
+    {"weak_wrap_aes128", "AES-128 wraps AES-256", attack_weak_wrap_aes128},
+    {"weak_wrap_rsa1024", "RSA-1024 wraps AES-256", attack_weak_wrap_rsa1024},
+    {"reimport_nonsensitive", "wrap, then unwrap as non-sensitive and extractable",
+     attack_reimport_nonsensitive},
+    {"flip_sensitive_set", "SENSITIVE true to false by Set", attack_flip_sensitive_set},
+    {"flip_sensitive_copy", "SENSITIVE true to false by Copy", attack_flip_sensitive_copy},
+    {"flip_extractable_set", "EXTRACTABLE false to true by Set", attack_flip_extractable_set},
+    {"flip_extractable_copy", "EXTRACTABLE false to true by Copy", attack_flip_extractable_copy},
+    {"flip_wwt_set", "WRAP_WITH_TRUSTED true to false by Set", attack_flip_wwt_set},
+    {"flip_wwt_copy", "WRAP_WITH_TRUSTED true to false by Copy", attack_flip_wwt_copy},
+    {"usage_on_later_set", "WRAP switched on later by Set", attack_usage_on_later_set},
+    {"usage_on_later_copy", "WRAP switched on later by Copy", attack_usage_on_later_copy},
+    {"read_value_sensitive", "CKA_VALUE of a sensitive key", attack_read_value},
+    {"read_value_nonextractable", "CKA_VALUE of a non-extractable key",
+     attack_read_value_nonextractable},
+    {"read_rsa_private", "RSA private exponent and CRT parts", attack_read_rsa_private},
+    {"read_ec_private", "EC private value", attack_read_ec_private},
+    {"derive_concat_base_key", "CONCATENATE_BASE_AND_KEY", attack_derive_concat_base_key},
+    {"derive_concat_base_data", "CONCATENATE_BASE_AND_DATA", attack_derive_concat_base_data},
+    {"derive_concat_data_base", "CONCATENATE_DATA_AND_BASE", attack_derive_concat_data_base},
+    {"derive_xor_base_data", "XOR_BASE_AND_DATA", attack_derive_xor_base_data},
+    {"derive_extract_key", "EXTRACT_KEY_FROM_KEY", attack_derive_extract_key},
+    {"digest_key", "C_DigestKey on a sensitive key", attack_digest_key},
+    {"operation_state", "C_GetOperationState during an encryption", attack_operation_state},
+    {"pkcs1_unwrap_oracle", "PKCS#1 v1.5 unwrap padding oracle", attack_pkcs1_unwrap_oracle},
 };
 const size_t attack_count = sizeof(attack_list) / sizeof(attack_list[0]);
 
@@ -108,7 +103,7 @@ static CK_RV init_token(CK_FUNCTION_LIST_PTR fl, CK_SLOT_ID *slot)
 		return fl->C_InitToken(slots[i], (CK_UTF8CHAR_PTR)SO_PIN, strlen(SO_PIN), label);
 	}
 	fprintf(stderr, "hsmux-attack: the module has no uninitialized token; "
-			"point it at an empty token store\n");
+	                "point it at an empty token store\n");
 	return CKR_TOKEN_NOT_PRESENT;
 }
 
@@ -180,16 +175,16 @@ static const char *expected_verdict(FILE *f, const char *name, char *buf, size_t
 static void usage(void)
 {
 	fprintf(stderr, "usage: hsmux-attack [--expect FILE] [--all-blocked] [--markdown] "
-			"MODULE\n");
+	                "MODULE\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"expect", required_argument, NULL, 'e'},
-		{"all-blocked", no_argument, NULL, 'b'},
-		{"markdown", no_argument, NULL, 'm'},
-		{NULL, 0, NULL, 0},
+	    {"expect", required_argument, NULL, 'e'},
+	    {"all-blocked", no_argument, NULL, 'b'},
+	    {"markdown", no_argument, NULL, 'm'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct attack_ctx ctx = {0};
 	FILE *expect = NULL;
@@ -226,12 +221,13 @@ int main(int argc, char **argv)
 	rv = setup(argv[optind], &dl, &ctx);
 	if (rv != CKR_OK) {
 		fprintf(stderr, "hsmux-attack: setting up the token on %s failed: 0x%lx\n",
-			argv[optind], (unsigned long)rv);
+		        argv[optind], (unsigned long)rv);
 		return 1;
 	}
 
 	if (markdown)
-		printf("| attack | what it tries | verdict | detail |\n| --- | --- | --- | --- |\n");
+		printf(
+		    "| attack | what it tries | verdict | detail |\n| --- | --- | --- | --- |\n");
 	for (size_t i = 0; i < attack_count; i++) {
 		struct attack_result res = {ATTACK_BLOCKED, CKR_OK, ""};
 		const char *verdict, *want;
@@ -249,11 +245,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "FAIL: %s succeeded\n", attack_list[i].name);
 			failures++;
 		}
-		want = expect ? expected_verdict(expect, attack_list[i].name, buf, sizeof(buf))
-			      : NULL;
+		want =
+		    expect ? expected_verdict(expect, attack_list[i].name, buf, sizeof(buf)) : NULL;
 		if (expect && (!want || strcmp(want, verdict) != 0)) {
 			fprintf(stderr, "FAIL: %s is %s, expected %s\n", attack_list[i].name,
-				verdict, want ? want : "(no entry)");
+			        verdict, want ? want : "(no entry)");
 			failures++;
 		}
 	}

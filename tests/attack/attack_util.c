@@ -18,16 +18,16 @@ struct flag_attr {
 };
 
 static const struct flag_attr secret_flags[] = {
-	{KEY_ENCRYPT, CKA_ENCRYPT},
-	{KEY_DECRYPT, CKA_DECRYPT},
-	{KEY_WRAP, CKA_WRAP},
-	{KEY_UNWRAP, CKA_UNWRAP},
-	{KEY_SIGN, CKA_SIGN},
-	{KEY_VERIFY, CKA_VERIFY},
-	{KEY_DERIVE, CKA_DERIVE},
-	{KEY_SENSITIVE, CKA_SENSITIVE},
-	{KEY_EXTRACTABLE, CKA_EXTRACTABLE},
-	{KEY_WRAP_WITH_TRUSTED, CKA_WRAP_WITH_TRUSTED},
+    {KEY_ENCRYPT, CKA_ENCRYPT},
+    {KEY_DECRYPT, CKA_DECRYPT},
+    {KEY_WRAP, CKA_WRAP},
+    {KEY_UNWRAP, CKA_UNWRAP},
+    {KEY_SIGN, CKA_SIGN},
+    {KEY_VERIFY, CKA_VERIFY},
+    {KEY_DERIVE, CKA_DERIVE},
+    {KEY_SENSITIVE, CKA_SENSITIVE},
+    {KEY_EXTRACTABLE, CKA_EXTRACTABLE},
+    {KEY_WRAP_WITH_TRUSTED, CKA_WRAP_WITH_TRUSTED},
 };
 
 const char *attack_rv_name(CK_RV rv)
@@ -37,38 +37,38 @@ const char *attack_rv_name(CK_RV rv)
 		const char *name;
 	} names[] = {
 #define RV_NAME(x) {x, #x}
-		RV_NAME(CKR_OK),
-		RV_NAME(CKR_GENERAL_ERROR),
-		RV_NAME(CKR_FUNCTION_FAILED),
-		RV_NAME(CKR_ARGUMENTS_BAD),
-		RV_NAME(CKR_ATTRIBUTE_READ_ONLY),
-		RV_NAME(CKR_ATTRIBUTE_SENSITIVE),
-		RV_NAME(CKR_ATTRIBUTE_TYPE_INVALID),
-		RV_NAME(CKR_ATTRIBUTE_VALUE_INVALID),
-		RV_NAME(CKR_DATA_INVALID),
-		RV_NAME(CKR_ENCRYPTED_DATA_INVALID),
-		RV_NAME(CKR_FUNCTION_NOT_SUPPORTED),
-		RV_NAME(CKR_KEY_SIZE_RANGE),
-		RV_NAME(CKR_KEY_TYPE_INCONSISTENT),
-		RV_NAME(CKR_KEY_FUNCTION_NOT_PERMITTED),
-		RV_NAME(CKR_KEY_HANDLE_INVALID),
-		RV_NAME(CKR_KEY_INDIGESTIBLE),
-		RV_NAME(CKR_SAVED_STATE_INVALID),
-		RV_NAME(CKR_UNWRAPPING_KEY_SIZE_RANGE),
-		RV_NAME(CKR_KEY_NOT_WRAPPABLE),
-		RV_NAME(CKR_KEY_UNEXTRACTABLE),
-		RV_NAME(CKR_MECHANISM_INVALID),
-		RV_NAME(CKR_MECHANISM_PARAM_INVALID),
-		RV_NAME(CKR_OPERATION_ACTIVE),
-		RV_NAME(CKR_TEMPLATE_INCOMPLETE),
-		RV_NAME(CKR_TEMPLATE_INCONSISTENT),
-		RV_NAME(CKR_UNWRAPPING_KEY_HANDLE_INVALID),
-		RV_NAME(CKR_WRAPPED_KEY_INVALID),
-		RV_NAME(CKR_WRAPPING_KEY_HANDLE_INVALID),
-		RV_NAME(CKR_WRAPPING_KEY_SIZE_RANGE),
-		RV_NAME(CKR_WRAPPING_KEY_TYPE_INCONSISTENT),
-		RV_NAME(CKR_STATE_UNSAVEABLE),
-		RV_NAME(CKR_USER_NOT_LOGGED_IN),
+	    RV_NAME(CKR_OK),
+	    RV_NAME(CKR_GENERAL_ERROR),
+	    RV_NAME(CKR_FUNCTION_FAILED),
+	    RV_NAME(CKR_ARGUMENTS_BAD),
+	    RV_NAME(CKR_ATTRIBUTE_READ_ONLY),
+	    RV_NAME(CKR_ATTRIBUTE_SENSITIVE),
+	    RV_NAME(CKR_ATTRIBUTE_TYPE_INVALID),
+	    RV_NAME(CKR_ATTRIBUTE_VALUE_INVALID),
+	    RV_NAME(CKR_DATA_INVALID),
+	    RV_NAME(CKR_ENCRYPTED_DATA_INVALID),
+	    RV_NAME(CKR_FUNCTION_NOT_SUPPORTED),
+	    RV_NAME(CKR_KEY_SIZE_RANGE),
+	    RV_NAME(CKR_KEY_TYPE_INCONSISTENT),
+	    RV_NAME(CKR_KEY_FUNCTION_NOT_PERMITTED),
+	    RV_NAME(CKR_KEY_HANDLE_INVALID),
+	    RV_NAME(CKR_KEY_INDIGESTIBLE),
+	    RV_NAME(CKR_SAVED_STATE_INVALID),
+	    RV_NAME(CKR_UNWRAPPING_KEY_SIZE_RANGE),
+	    RV_NAME(CKR_KEY_NOT_WRAPPABLE),
+	    RV_NAME(CKR_KEY_UNEXTRACTABLE),
+	    RV_NAME(CKR_MECHANISM_INVALID),
+	    RV_NAME(CKR_MECHANISM_PARAM_INVALID),
+	    RV_NAME(CKR_OPERATION_ACTIVE),
+	    RV_NAME(CKR_TEMPLATE_INCOMPLETE),
+	    RV_NAME(CKR_TEMPLATE_INCONSISTENT),
+	    RV_NAME(CKR_UNWRAPPING_KEY_HANDLE_INVALID),
+	    RV_NAME(CKR_WRAPPED_KEY_INVALID),
+	    RV_NAME(CKR_WRAPPING_KEY_HANDLE_INVALID),
+	    RV_NAME(CKR_WRAPPING_KEY_SIZE_RANGE),
+	    RV_NAME(CKR_WRAPPING_KEY_TYPE_INCONSISTENT),
+	    RV_NAME(CKR_STATE_UNSAVEABLE),
+	    RV_NAME(CKR_USER_NOT_LOGGED_IN),
 #undef RV_NAME
 	};
 
@@ -89,7 +89,7 @@ bool attack_blocked(struct attack_result *res, const char *step, CK_RV rv)
 	res->verdict = ATTACK_BLOCKED;
 	res->rv = rv;
 	snprintf(res->detail, sizeof(res->detail), "%s returned %s (0x%lx)", step,
-		 attack_rv_name(rv), (unsigned long)rv);
+	         attack_rv_name(rv), (unsigned long)rv);
 	return false;
 }
 
@@ -98,7 +98,7 @@ bool attack_na(struct attack_result *res, CK_MECHANISM_TYPE mech)
 	res->verdict = ATTACK_NA;
 	res->rv = CKR_MECHANISM_INVALID;
 	snprintf(res->detail, sizeof(res->detail), "module lacks mechanism 0x%lx",
-		 (unsigned long)mech);
+	         (unsigned long)mech);
 	return false;
 }
 
@@ -110,14 +110,14 @@ void attack_succeeded(struct attack_result *res, const char *how)
 }
 
 void attack_compare(struct attack_result *res, const char *how, const CK_BYTE *got,
-		    CK_ULONG got_len, const CK_BYTE *known, CK_ULONG known_len)
+                    CK_ULONG got_len, const CK_BYTE *known, CK_ULONG known_len)
 {
 	if (got_len != known_len || CRYPTO_memcmp(got, known, known_len) != 0) {
 		res->verdict = ATTACK_BLOCKED;
 		res->rv = CKR_OK;
 		snprintf(res->detail, sizeof(res->detail),
-			 "%s: recovered %lu bytes that differ from the key", how,
-			 (unsigned long)got_len);
+		         "%s: recovered %lu bytes that differ from the key", how,
+		         (unsigned long)got_len);
 		return;
 	}
 	attack_succeeded(res, how);
@@ -132,7 +132,7 @@ bool attack_has_mech(const struct attack_ctx *ctx, CK_MECHANISM_TYPE mech)
 }
 
 bool attack_need_mech(const struct attack_ctx *ctx, struct attack_result *res,
-		      CK_MECHANISM_TYPE mech)
+                      CK_MECHANISM_TYPE mech)
 {
 	if (attack_has_mech(ctx, mech))
 		return true;
@@ -153,12 +153,12 @@ static CK_ULONG add_flags(CK_ATTRIBUTE *t, CK_ULONG n, unsigned int flags, unsig
 }
 
 CK_RV attack_gen_aes(struct attack_ctx *ctx, CK_ULONG bytes, unsigned int flags,
-		     CK_OBJECT_HANDLE *key)
+                     CK_OBJECT_HANDLE *key)
 {
 	CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
 	CK_ATTRIBUTE t[16] = {
-		{CKA_TOKEN, &ck_false, sizeof(ck_false)},
-		{CKA_VALUE_LEN, &bytes, sizeof(bytes)},
+	    {CKA_TOKEN, &ck_false, sizeof(ck_false)},
+	    {CKA_VALUE_LEN, &bytes, sizeof(bytes)},
 	};
 	CK_ULONG n = add_flags(t, 2, flags, ~0u);
 
@@ -166,15 +166,15 @@ CK_RV attack_gen_aes(struct attack_ctx *ctx, CK_ULONG bytes, unsigned int flags,
 }
 
 CK_RV attack_create_aes(struct attack_ctx *ctx, const CK_BYTE *value, CK_ULONG len,
-			unsigned int flags, CK_OBJECT_HANDLE *key)
+                        unsigned int flags, CK_OBJECT_HANDLE *key)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
 	CK_ATTRIBUTE t[16] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &kt, sizeof(kt)},
-		{CKA_TOKEN, &ck_false, sizeof(ck_false)},
-		{CKA_VALUE, (CK_VOID_PTR)value, len},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &kt, sizeof(kt)},
+	    {CKA_TOKEN, &ck_false, sizeof(ck_false)},
+	    {CKA_VALUE, (CK_VOID_PTR)value, len},
 	};
 	CK_ULONG n = add_flags(t, 4, flags, ~0u);
 
@@ -182,22 +182,22 @@ CK_RV attack_create_aes(struct attack_ctx *ctx, const CK_BYTE *value, CK_ULONG l
 }
 
 CK_RV attack_gen_rsa(struct attack_ctx *ctx, CK_ULONG bits, unsigned int pub_flags,
-		     unsigned int priv_flags, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+                     unsigned int priv_flags, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 	CK_BYTE e[] = {0x01, 0x00, 0x01};
 	CK_ATTRIBUTE pt[12] = {
-		{CKA_TOKEN, &ck_false, sizeof(ck_false)},
-		{CKA_MODULUS_BITS, &bits, sizeof(bits)},
-		{CKA_PUBLIC_EXPONENT, e, sizeof(e)},
+	    {CKA_TOKEN, &ck_false, sizeof(ck_false)},
+	    {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+	    {CKA_PUBLIC_EXPONENT, e, sizeof(e)},
 	};
 	CK_ATTRIBUTE st[12] = {
-		{CKA_TOKEN, &ck_false, sizeof(ck_false)},
-		{CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+	    {CKA_TOKEN, &ck_false, sizeof(ck_false)},
+	    {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
 	};
 	unsigned int pub_mask = KEY_ENCRYPT | KEY_WRAP | KEY_VERIFY;
-	unsigned int priv_mask = KEY_DECRYPT | KEY_UNWRAP | KEY_SIGN | KEY_DERIVE |
-				 KEY_SENSITIVE | KEY_EXTRACTABLE;
+	unsigned int priv_mask =
+	    KEY_DECRYPT | KEY_UNWRAP | KEY_SIGN | KEY_DERIVE | KEY_SENSITIVE | KEY_EXTRACTABLE;
 	CK_ULONG pn = add_flags(pt, 3, pub_flags, pub_mask);
 	CK_ULONG sn = add_flags(st, 2, priv_flags, priv_mask);
 
@@ -205,7 +205,7 @@ CK_RV attack_gen_rsa(struct attack_ctx *ctx, CK_ULONG bits, unsigned int pub_fla
 }
 
 CK_RV attack_set_bool(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-		      CK_BBOOL value)
+                      CK_BBOOL value)
 {
 	CK_ATTRIBUTE a = {type, &value, sizeof(value)};
 
@@ -213,7 +213,7 @@ CK_RV attack_set_bool(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE
 }
 
 CK_RV attack_copy_bool(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-		       CK_BBOOL value, CK_OBJECT_HANDLE *copy)
+                       CK_BBOOL value, CK_OBJECT_HANDLE *copy)
 {
 	CK_ATTRIBUTE a = {type, &value, sizeof(value)};
 
@@ -221,7 +221,7 @@ CK_RV attack_copy_bool(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUT
 }
 
 CK_RV attack_get_attr(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-		      CK_BYTE *buf, CK_ULONG *len)
+                      CK_BYTE *buf, CK_ULONG *len)
 {
 	CK_ATTRIBUTE a = {type, buf, *len};
 	CK_RV rv = ctx->fl->C_GetAttributeValue(ctx->session, obj, &a, 1);
@@ -231,7 +231,7 @@ CK_RV attack_get_attr(struct attack_ctx *ctx, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE
 }
 
 CK_RV attack_make_target(struct attack_ctx *ctx, unsigned int extra_flags, CK_BYTE value[32],
-			 CK_OBJECT_HANDLE *key)
+                         CK_OBJECT_HANDLE *key)
 {
 	unsigned int flags = KEY_SENSITIVE | KEY_ENCRYPT | extra_flags;
 	CK_RV rv;
@@ -244,7 +244,7 @@ CK_RV attack_make_target(struct attack_ctx *ctx, unsigned int extra_flags, CK_BY
 }
 
 void attack_recover_by_known_wrap(struct attack_ctx *ctx, CK_OBJECT_HANDLE target,
-				  const CK_BYTE known[32], struct attack_result *res)
+                                  const CK_BYTE known[32], struct attack_result *res)
 {
 	CK_MECHANISM kw = {CKM_AES_KEY_WRAP, NULL, 0};
 	CK_BYTE kek[32], blob[64], out[64];
@@ -271,7 +271,7 @@ void attack_recover_by_known_wrap(struct attack_ctx *ctx, CK_OBJECT_HANDLE targe
 		return;
 	}
 	attack_compare(res, "wrapped under a known key, unwrapped locally", out, out_len, known,
-		       32);
+	               32);
 	OPENSSL_cleanse(out, sizeof(out));
 }
 
@@ -289,8 +289,8 @@ static const EVP_CIPHER *aes_wrap_cipher(size_t kek_len)
 	}
 }
 
-static bool aes_kw(int enc, const CK_BYTE *kek, size_t kek_len, const CK_BYTE *in,
-		   size_t in_len, CK_BYTE *out, size_t *out_len)
+static bool aes_kw(int enc, const CK_BYTE *kek, size_t kek_len, const CK_BYTE *in, size_t in_len,
+                   CK_BYTE *out, size_t *out_len)
 {
 	const EVP_CIPHER *cipher = aes_wrap_cipher(kek_len);
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -314,19 +314,19 @@ out:
 }
 
 bool attack_aes_kw_unwrap(const CK_BYTE *kek, size_t kek_len, const CK_BYTE *in, size_t in_len,
-			  CK_BYTE *out, size_t *out_len)
+                          CK_BYTE *out, size_t *out_len)
 {
 	return aes_kw(0, kek, kek_len, in, in_len, out, out_len);
 }
 
 bool attack_aes_kw_wrap(const CK_BYTE *kek, size_t kek_len, const CK_BYTE *in, size_t in_len,
-			CK_BYTE *out, size_t *out_len)
+                        CK_BYTE *out, size_t *out_len)
 {
 	return aes_kw(1, kek, kek_len, in, in_len, out, out_len);
 }
 
 bool attack_aes_ecb_encrypt(const CK_BYTE *key, size_t key_len, const CK_BYTE in[16],
-			    CK_BYTE out[16])
+                            CK_BYTE out[16])
 {
 	const EVP_CIPHER *cipher = key_len == 16 ? EVP_aes_128_ecb() : EVP_aes_256_ecb();
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();

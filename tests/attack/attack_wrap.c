@@ -13,11 +13,10 @@
 static CK_BBOOL ck_true = CK_TRUE;
 static CK_BBOOL ck_false = CK_FALSE;
 
-static CK_RSA_PKCS_OAEP_PARAMS oaep_sha1 = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL,
-					    0};
+static CK_RSA_PKCS_OAEP_PARAMS oaep_sha1 = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
 
 static CK_RV decrypt_once(struct attack_ctx *ctx, CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-			  CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+                          CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
 {
 	CK_RV rv = ctx->fl->C_DecryptInit(ctx->session, mech, key);
 
@@ -27,7 +26,7 @@ static CK_RV decrypt_once(struct attack_ctx *ctx, CK_MECHANISM *mech, CK_OBJECT_
 }
 
 static CK_RV encrypt_once(struct attack_ctx *ctx, CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-			  CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+                          CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
 {
 	CK_RV rv = ctx->fl->C_EncryptInit(ctx->session, mech, key);
 
@@ -40,9 +39,8 @@ static CK_RV encrypt_once(struct attack_ctx *ctx, CK_MECHANISM *mech, CK_OBJECT_
  * Inverts RFC 3394 key wrap with single-block AES-ECB decryptions on the
  * token, which is all the attack needs from a key that may decrypt.
  */
-static CK_RV kw_invert_with_ecb(struct attack_ctx *ctx, CK_OBJECT_HANDLE key,
-				const CK_BYTE *blob, CK_ULONG blob_len, CK_BYTE *out,
-				CK_ULONG *out_len)
+static CK_RV kw_invert_with_ecb(struct attack_ctx *ctx, CK_OBJECT_HANDLE key, const CK_BYTE *blob,
+                                CK_ULONG blob_len, CK_BYTE *out, CK_ULONG *out_len)
 {
 	static const CK_BYTE iv[8] = {0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6};
 	CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
@@ -76,8 +74,8 @@ static CK_RV kw_invert_with_ecb(struct attack_ctx *ctx, CK_OBJECT_HANDLE key,
 }
 
 /* Builds an RFC 3394 key wrap blob with single-block AES-ECB encryptions on the token. */
-static CK_RV kw_build_with_ecb(struct attack_ctx *ctx, CK_OBJECT_HANDLE key,
-			       const CK_BYTE *plain, CK_ULONG plain_len, CK_BYTE *blob)
+static CK_RV kw_build_with_ecb(struct attack_ctx *ctx, CK_OBJECT_HANDLE key, const CK_BYTE *plain,
+                               CK_ULONG plain_len, CK_BYTE *blob)
 {
 	CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
 	CK_ULONG n = plain_len / 8;
@@ -110,8 +108,8 @@ static CK_RV kw_build_with_ecb(struct attack_ctx *ctx, CK_OBJECT_HANDLE key,
  * AES-ECB decryption.
  */
 static void wrap_then_decrypt(struct attack_ctx *ctx, bool use_cbc, CK_OBJECT_HANDLE wrapper,
-			      CK_OBJECT_HANDLE decrypter, CK_OBJECT_HANDLE target,
-			      const CK_BYTE known[32], struct attack_result *res)
+                              CK_OBJECT_HANDLE decrypter, CK_OBJECT_HANDLE target,
+                              const CK_BYTE known[32], struct attack_result *res)
 {
 	CK_BYTE iv[16] = {0};
 	CK_MECHANISM cbc = {CKM_AES_CBC, iv, sizeof(iv)};
@@ -121,7 +119,7 @@ static void wrap_then_decrypt(struct attack_ctx *ctx, bool use_cbc, CK_OBJECT_HA
 	CK_RV rv;
 
 	rv = ctx->fl->C_WrapKey(ctx->session, use_cbc ? &cbc : &kw, wrapper, target, blob,
-				&blob_len);
+	                        &blob_len);
 	if (rv != CKR_OK) {
 		attack_blocked(res, use_cbc ? "C_WrapKey(AES-CBC)" : "C_WrapKey(AES-KW)", rv);
 		return;
@@ -134,9 +132,10 @@ static void wrap_then_decrypt(struct attack_ctx *ctx, bool use_cbc, CK_OBJECT_HA
 		attack_blocked(res, use_cbc ? "C_Decrypt(AES-CBC)" : "C_Decrypt(AES-ECB)", rv);
 		return;
 	}
-	attack_compare(res, use_cbc ? "wrapped with AES-CBC, decrypted the blob"
-				    : "wrapped with AES-KW, inverted it with AES-ECB decrypt",
-		       out, out_len, known, 32);
+	attack_compare(res,
+	               use_cbc ? "wrapped with AES-CBC, decrypted the blob"
+	                       : "wrapped with AES-KW, inverted it with AES-ECB decrypt",
+	               out, out_len, known, 32);
 	OPENSSL_cleanse(out, sizeof(out));
 }
 
@@ -151,7 +150,7 @@ static bool pick_aes_route(struct attack_ctx *ctx, struct attack_result *res, bo
 }
 
 static void aes_role_attack(struct attack_ctx *ctx, struct attack_result *res, bool use_cbc,
-			    unsigned int wrapper_flags, int later)
+                            unsigned int wrapper_flags, int later)
 {
 	CK_OBJECT_HANDLE target, wrapper, decrypter;
 	CK_BYTE known[32];
@@ -173,9 +172,10 @@ static void aes_role_attack(struct attack_ctx *ctx, struct attack_result *res, b
 	else if (later == 2)
 		rv = attack_copy_bool(ctx, wrapper, CKA_DECRYPT, CK_TRUE, &decrypter);
 	if (rv != CKR_OK) {
-		attack_blocked(res, later == 1 ? "C_SetAttributeValue(DECRYPT=TRUE)"
-					       : "C_CopyObject(DECRYPT=TRUE)",
-			       rv);
+		attack_blocked(res,
+		               later == 1 ? "C_SetAttributeValue(DECRYPT=TRUE)"
+		                          : "C_CopyObject(DECRYPT=TRUE)",
+		               rv);
 		return;
 	}
 	wrap_then_decrypt(ctx, use_cbc, wrapper, decrypter, target, known, res);
@@ -252,7 +252,7 @@ static void oaep_role_attack(struct attack_ctx *ctx, struct attack_result *res, 
 		return;
 	}
 	attack_compare(res, "wrapped with the public key, decrypted with the private key", out,
-		       out_len, known, 32);
+	               out_len, known, 32);
 	OPENSSL_cleanse(out, sizeof(out));
 }
 
@@ -277,9 +277,11 @@ void attack_plant_encrypt_unwrap(struct attack_ctx *ctx, struct attack_result *r
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
 	CK_ATTRIBUTE planted_tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},	     {CKA_KEY_TYPE, &kt, sizeof(kt)},
-		{CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)}, {CKA_WRAP, &ck_true, sizeof(CK_BBOOL)},
-		{CKA_ENCRYPT, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &kt, sizeof(kt)},
+	    {CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_WRAP, &ck_true, sizeof(CK_BBOOL)},
+	    {CKA_ENCRYPT, &ck_false, sizeof(CK_BBOOL)},
 	};
 	CK_OBJECT_HANDLE target, key, planted;
 	CK_BYTE known[32], plant[32], blob[40], wrapped[64], out[64];
@@ -307,7 +309,7 @@ void attack_plant_encrypt_unwrap(struct attack_ctx *ctx, struct attack_result *r
 		return;
 	}
 	rv = ctx->fl->C_UnwrapKey(ctx->session, &kw, key, blob, sizeof(blob), planted_tmpl,
-				  sizeof(planted_tmpl) / sizeof(planted_tmpl[0]), &planted);
+	                          sizeof(planted_tmpl) / sizeof(planted_tmpl[0]), &planted);
 	if (rv != CKR_OK) {
 		attack_blocked(res, "C_UnwrapKey(planted WRAP key)", rv);
 		return;
@@ -322,7 +324,7 @@ void attack_plant_encrypt_unwrap(struct attack_ctx *ctx, struct attack_result *r
 		return;
 	}
 	attack_compare(res, "planted a known wrapping key, wrapped the target under it", out,
-		       out_len, known, 32);
+	               out_len, known, 32);
 }
 
 void attack_conjure_create_object(struct attack_ctx *ctx, struct attack_result *res)
@@ -406,11 +408,11 @@ void attack_reimport_nonsensitive(struct attack_ctx *ctx, struct attack_result *
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
 	CK_ATTRIBUTE weak_tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &kt, sizeof(kt)},
-		{CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
-		{CKA_SENSITIVE, &ck_false, sizeof(CK_BBOOL)},
-		{CKA_EXTRACTABLE, &ck_true, sizeof(CK_BBOOL)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &kt, sizeof(kt)},
+	    {CKA_TOKEN, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_SENSITIVE, &ck_false, sizeof(CK_BBOOL)},
+	    {CKA_EXTRACTABLE, &ck_true, sizeof(CK_BBOOL)},
 	};
 	CK_OBJECT_HANDLE target, wrapper, copy;
 	CK_BYTE known[32], blob[64], value[64];
@@ -435,7 +437,7 @@ void attack_reimport_nonsensitive(struct attack_ctx *ctx, struct attack_result *
 		return;
 	}
 	rv = ctx->fl->C_UnwrapKey(ctx->session, &kw, wrapper, blob, blob_len, weak_tmpl,
-				  sizeof(weak_tmpl) / sizeof(weak_tmpl[0]), &copy);
+	                          sizeof(weak_tmpl) / sizeof(weak_tmpl[0]), &copy);
 	if (rv != CKR_OK) {
 		attack_blocked(res, "C_UnwrapKey(SENSITIVE=FALSE)", rv);
 		return;
@@ -445,6 +447,6 @@ void attack_reimport_nonsensitive(struct attack_ctx *ctx, struct attack_result *
 		attack_blocked(res, "C_GetAttributeValue(re-imported VALUE)", rv);
 		return;
 	}
-	attack_compare(res, "re-imported as non-sensitive, read CKA_VALUE", value, value_len,
-		       known, 32);
+	attack_compare(res, "re-imported as non-sensitive, read CKA_VALUE", value, value_len, known,
+	               32);
 }

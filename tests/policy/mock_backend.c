@@ -5,8 +5,8 @@
 #include "tests/policy/mock_backend.h"
 
 #define MOCK_MAX_OBJECTS 64
-#define MOCK_MAX_ATTRS 48
-#define MOCK_MAX_VALUE 512
+#define MOCK_MAX_ATTRS   48
+#define MOCK_MAX_VALUE   512
 
 struct mock_attr {
 	CK_ATTRIBUTE_TYPE type;
@@ -94,12 +94,11 @@ static CK_OBJECT_HANDLE new_object(void)
 /* The worst defaults: every usage of the class, not sensitive, extractable. */
 static void key_defaults(struct mock_object *o, bool local)
 {
-	static const CK_ATTRIBUTE_TYPE secret_usages[] = {CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP,
-							  CKA_UNWRAP,  CKA_SIGN,    CKA_VERIFY,
-							  CKA_DERIVE,  0};
+	static const CK_ATTRIBUTE_TYPE secret_usages[] = {
+	    CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_SIGN, CKA_VERIFY, CKA_DERIVE, 0};
 	static const CK_ATTRIBUTE_TYPE public_usages[] = {CKA_ENCRYPT, CKA_WRAP, CKA_VERIFY, 0};
 	static const CK_ATTRIBUTE_TYPE private_usages[] = {CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN,
-							   CKA_DERIVE, 0};
+	                                                   CKA_DERIVE, 0};
 	struct mock_attr *cls = attr_of(o, CKA_CLASS);
 	const CK_ATTRIBUTE_TYPE *usages = secret_usages;
 	CK_ULONG c = CKO_SECRET_KEY;
@@ -172,7 +171,7 @@ bool mock_last_get_asked(CK_ATTRIBUTE_TYPE type)
 }
 
 static CK_RV mock_get_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+                                      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR t, CK_ULONG n)
 {
 	struct mock_object *o = object_of(obj);
 	CK_RV rv = CKR_OK;
@@ -203,7 +202,7 @@ static CK_RV mock_get_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDL
 }
 
 static CK_RV mock_set_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+                                      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR t, CK_ULONG n)
 {
 	struct mock_object *o = object_of(obj);
 
@@ -214,8 +213,8 @@ static CK_RV mock_set_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDL
 	return CKR_OK;
 }
 
-static CK_RV mock_create_object(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR obj)
+static CK_RV mock_create_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t,
+                                CK_ULONG n, CK_OBJECT_HANDLE_PTR obj)
 {
 	CK_OBJECT_HANDLE h = new_object();
 	struct mock_attr *value;
@@ -233,9 +232,8 @@ static CK_RV mock_create_object(struct hsmux_backend *be, CK_SESSION_HANDLE s,
 	return CKR_OK;
 }
 
-static CK_RV mock_copy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-			      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR t, CK_ULONG n,
-			      CK_OBJECT_HANDLE_PTR new_obj)
+static CK_RV mock_copy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                              CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR new_obj)
 {
 	struct mock_object *o = object_of(obj);
 	CK_OBJECT_HANDLE h;
@@ -253,7 +251,7 @@ static CK_RV mock_copy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s,
 }
 
 static CK_RV mock_destroy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				 CK_OBJECT_HANDLE obj)
+                                 CK_OBJECT_HANDLE obj)
 {
 	struct mock_object *o = object_of(obj);
 
@@ -265,7 +263,7 @@ static CK_RV mock_destroy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s,
 }
 
 static CK_RV make_key(CK_OBJECT_CLASS cls, CK_KEY_TYPE type, bool local, CK_ATTRIBUTE_PTR t,
-		      CK_ULONG n, CK_OBJECT_HANDLE_PTR key)
+                      CK_ULONG n, CK_OBJECT_HANDLE_PTR key)
 {
 	CK_OBJECT_HANDLE h = new_object();
 	static const CK_BYTE value[32] = {0x42};
@@ -286,9 +284,8 @@ static CK_RV make_key(CK_OBJECT_CLASS cls, CK_KEY_TYPE type, bool local, CK_ATTR
 	return CKR_OK;
 }
 
-static CK_RV mock_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-			       CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR t, CK_ULONG n,
-			       CK_OBJECT_HANDLE_PTR key)
+static CK_RV mock_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                               CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR key)
 {
 	mock_calls.generate_key++;
 	return make_key(CKO_SECRET_KEY, CKK_AES, true, t, n, key);
@@ -296,9 +293,9 @@ static CK_RV mock_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE s,
 
 /* An RSA pair whose modulus has the asked number of bits; the bytes are not a real key. */
 static CK_RV mock_generate_key_pair(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				    CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pt, CK_ULONG pn,
-				    CK_ATTRIBUTE_PTR st, CK_ULONG sn, CK_OBJECT_HANDLE_PTR pub,
-				    CK_OBJECT_HANDLE_PTR priv)
+                                    CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pt, CK_ULONG pn,
+                                    CK_ATTRIBUTE_PTR st, CK_ULONG sn, CK_OBJECT_HANDLE_PTR pub,
+                                    CK_OBJECT_HANDLE_PTR priv)
 {
 	CK_BYTE modulus[MOCK_MAX_VALUE], secret[8] = {0x5e};
 	CK_ULONG bits = 2048;
@@ -324,8 +321,8 @@ static CK_RV mock_generate_key_pair(struct hsmux_backend *be, CK_SESSION_HANDLE 
 }
 
 static CK_RV mock_wrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
-			   CK_OBJECT_HANDLE wk, CK_OBJECT_HANDLE key, CK_BYTE_PTR out,
-			   CK_ULONG_PTR out_len)
+                           CK_OBJECT_HANDLE wk, CK_OBJECT_HANDLE key, CK_BYTE_PTR out,
+                           CK_ULONG_PTR out_len)
 {
 	mock_calls.wrap_key++;
 	if (out && *out_len >= 40)
@@ -334,10 +331,9 @@ static CK_RV mock_wrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MEC
 	return CKR_OK;
 }
 
-static CK_RV mock_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-			     CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE uk, CK_BYTE_PTR in,
-			     CK_ULONG in_len, CK_ATTRIBUTE_PTR t, CK_ULONG n,
-			     CK_OBJECT_HANDLE_PTR key)
+static CK_RV mock_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                             CK_OBJECT_HANDLE uk, CK_BYTE_PTR in, CK_ULONG in_len,
+                             CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR key)
 {
 	mock_calls.unwrap_key++;
 	if (mock_config.unwrap_rv != CKR_OK)
@@ -345,16 +341,16 @@ static CK_RV mock_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s,
 	return make_key(CKO_SECRET_KEY, CKK_AES, false, t, n, key);
 }
 
-static CK_RV mock_derive_key(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-			     CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR t,
-			     CK_ULONG n, CK_OBJECT_HANDLE_PTR key)
+static CK_RV mock_derive_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                             CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                             CK_OBJECT_HANDLE_PTR key)
 {
 	mock_calls.derive_key++;
 	return make_key(CKO_SECRET_KEY, CKK_GENERIC_SECRET, false, t, n, key);
 }
 
 static CK_RV mock_get_session_info(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				   CK_SESSION_INFO_PTR info)
+                                   CK_SESSION_INFO_PTR info)
 {
 	memset(info, 0, sizeof(*info));
 	info->state = mock_config.so ? CKS_RW_SO_FUNCTIONS : CKS_RW_USER_FUNCTIONS;
@@ -363,14 +359,14 @@ static CK_RV mock_get_session_info(struct hsmux_backend *be, CK_SESSION_HANDLE s
 }
 
 static CK_RV mock_get_operation_state(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				      CK_BYTE_PTR state, CK_ULONG_PTR len)
+                                      CK_BYTE_PTR state, CK_ULONG_PTR len)
 {
 	*len = 64;
 	return mock_config.operation_state_rv;
 }
 
 static CK_RV mock_open_session(struct hsmux_backend *be, CK_SLOT_ID slot, CK_FLAGS flags,
-			       CK_SESSION_HANDLE_PTR s)
+                               CK_SESSION_HANDLE_PTR s)
 {
 	*s = 2;
 	return CKR_OK;
@@ -382,7 +378,7 @@ static CK_RV mock_close_session(struct hsmux_backend *be, CK_SESSION_HANDLE s)
 }
 
 static CK_RV mock_find_objects_init(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-				    CK_ATTRIBUTE_PTR t, CK_ULONG n)
+                                    CK_ATTRIBUTE_PTR t, CK_ULONG n)
 {
 	if (find_active)
 		return CKR_OPERATION_ACTIVE;
@@ -410,7 +406,7 @@ static bool matches(struct mock_object *o)
 }
 
 static CK_RV mock_find_objects(struct hsmux_backend *be, CK_SESSION_HANDLE s,
-			       CK_OBJECT_HANDLE_PTR found, CK_ULONG max, CK_ULONG_PTR count)
+                               CK_OBJECT_HANDLE_PTR found, CK_ULONG max, CK_ULONG_PTR count)
 {
 	*count = 0;
 	for (size_t i = 0; i < MOCK_MAX_OBJECTS && *count < max; i++)
@@ -426,28 +422,27 @@ static CK_RV mock_find_objects_final(struct hsmux_backend *be, CK_SESSION_HANDLE
 }
 
 const struct hsmux_backend_ops mock_backend_ops = {
-	.type = "mock",
-	.get_attribute_value = mock_get_attribute_value,
-	.set_attribute_value = mock_set_attribute_value,
-	.create_object = mock_create_object,
-	.copy_object = mock_copy_object,
-	.destroy_object = mock_destroy_object,
-	.generate_key = mock_generate_key,
-	.generate_key_pair = mock_generate_key_pair,
-	.wrap_key = mock_wrap_key,
-	.unwrap_key = mock_unwrap_key,
-	.derive_key = mock_derive_key,
-	.get_session_info = mock_get_session_info,
-	.get_operation_state = mock_get_operation_state,
-	.open_session = mock_open_session,
-	.close_session = mock_close_session,
-	.find_objects_init = mock_find_objects_init,
-	.find_objects = mock_find_objects,
-	.find_objects_final = mock_find_objects_final,
+    .type = "mock",
+    .get_attribute_value = mock_get_attribute_value,
+    .set_attribute_value = mock_set_attribute_value,
+    .create_object = mock_create_object,
+    .copy_object = mock_copy_object,
+    .destroy_object = mock_destroy_object,
+    .generate_key = mock_generate_key,
+    .generate_key_pair = mock_generate_key_pair,
+    .wrap_key = mock_wrap_key,
+    .unwrap_key = mock_unwrap_key,
+    .derive_key = mock_derive_key,
+    .get_session_info = mock_get_session_info,
+    .get_operation_state = mock_get_operation_state,
+    .open_session = mock_open_session,
+    .close_session = mock_close_session,
+    .find_objects_init = mock_find_objects_init,
+    .find_objects = mock_find_objects,
+    .find_objects_final = mock_find_objects_final,
 };
 
-struct hsmux_session_ref mock_reset(struct hsmux_backend *be,
-				   struct hsmux_backend_policy *policy)
+struct hsmux_session_ref mock_reset(struct hsmux_backend *be, struct hsmux_backend_policy *policy)
 {
 	/* Handles start again at 1, so nothing cached may survive. */
 	hsmux_policy_forget_all();

@@ -27,9 +27,9 @@ struct mock_calls {
 };
 
 struct mock_config {
-	bool so; /* the session is the SO's */
+	bool so;               /* the session is the SO's */
 	bool ignore_sensitive; /* a broken backend: CKA_SENSITIVE in a template is dropped */
-	CK_RV unwrap_rv; /* what C_UnwrapKey returns; CKR_OK makes the key */
+	CK_RV unwrap_rv;       /* what C_UnwrapKey returns; CKR_OK makes the key */
 	CK_RV operation_state_rv;
 };
 
@@ -37,8 +37,7 @@ extern struct mock_calls mock_calls;
 extern struct mock_config mock_config;
 
 /* Empties the store, the counters and the settings; returns a session on the mock. */
-struct hsmux_session_ref mock_reset(struct hsmux_backend *be,
-				   struct hsmux_backend_policy *policy);
+struct hsmux_session_ref mock_reset(struct hsmux_backend *be, struct hsmux_backend_policy *policy);
 
 /* Adds an object as it is, as if it was on the token before hsmux. */
 CK_OBJECT_HANDLE mock_add(const CK_ATTRIBUTE *tmpl, CK_ULONG count);

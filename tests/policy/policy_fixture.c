@@ -9,7 +9,7 @@
 
 CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 CK_OBJECT_CLASS class_secret = CKO_SECRET_KEY, class_public = CKO_PUBLIC_KEY,
-		class_private = CKO_PRIVATE_KEY;
+                class_private = CKO_PRIVATE_KEY;
 CK_KEY_TYPE type_aes = CKK_AES, type_rsa = CKK_RSA, type_des3 = CKK_DES3;
 
 char policy_fixture_error[512];
@@ -19,8 +19,8 @@ struct hsmux_backend_policy *fixture_policy;
 struct hsmux_backend_policy *policy_from_lines(const char *const *lines)
 {
 	struct hsmux_config_entry entries[16];
-	struct hsmux_config_section sec = {.name = "mock", .file = "test.conf", .line = 1,
-					   .entries = entries};
+	struct hsmux_config_section sec = {
+	    .name = "mock", .file = "test.conf", .line = 1, .entries = entries};
 	char keys[16][64], values[16][128];
 	struct hsmux_backend_policy *policy = NULL;
 
@@ -32,7 +32,7 @@ struct hsmux_backend_policy *policy_from_lines(const char *const *lines)
 	}
 	policy_fixture_error[0] = '\0';
 	if (hsmux_policy_config(&policy, &sec, policy_fixture_error,
-				sizeof(policy_fixture_error)) != CKR_OK)
+	                        sizeof(policy_fixture_error)) != CKR_OK)
 		return NULL;
 	return policy;
 }
@@ -58,10 +58,10 @@ CK_OBJECT_HANDLE fixture_legacy_aes(CK_ULONG bytes, ...)
 	static const CK_BYTE value[32] = {0x17};
 	CK_BBOOL values[16];
 	CK_ATTRIBUTE t[24] = {
-		{CKA_CLASS, &class_secret, sizeof(class_secret)},
-		{CKA_KEY_TYPE, &type_aes, sizeof(type_aes)},
-		{CKA_VALUE_LEN, &bytes, sizeof(bytes)},
-		{CKA_VALUE, (CK_VOID_PTR)value, bytes},
+	    {CKA_CLASS, &class_secret, sizeof(class_secret)},
+	    {CKA_KEY_TYPE, &type_aes, sizeof(type_aes)},
+	    {CKA_VALUE_LEN, &bytes, sizeof(bytes)},
+	    {CKA_VALUE, (CK_VOID_PTR)value, bytes},
 	};
 	CK_ULONG n = 4;
 	va_list ap;

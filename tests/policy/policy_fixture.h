@@ -9,8 +9,14 @@ extern CK_BBOOL yes, no;
 extern CK_OBJECT_CLASS class_secret, class_public, class_private;
 extern CK_KEY_TYPE type_aes, type_rsa, type_des3;
 
-#define BOOL_ATTR(type, value) {(type), &(value), sizeof(CK_BBOOL)}
-#define ULONG_ATTR(type, value) {(type), &(value), sizeof(CK_ULONG)}
+#define BOOL_ATTR(type, value)                                                                     \
+	{                                                                                          \
+		(type), &(value), sizeof(CK_BBOOL)                                                 \
+	}
+#define ULONG_ATTR(type, value)                                                                    \
+	{                                                                                          \
+		(type), &(value), sizeof(CK_ULONG)                                                 \
+	}
 #define N_ATTRS(t) (sizeof(t) / sizeof((t)[0]))
 
 /*

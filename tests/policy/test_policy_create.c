@@ -13,7 +13,7 @@ static const char *const strict[] = {"policy = strict", NULL};
 static const char *const strict_reject[] = {"policy = strict", "weak-template = reject", NULL};
 static const char *const trusted_wrap[] = {"extractable = trusted-wrap", NULL};
 static const char *const trusted_wrap_reject[] = {"extractable = trusted-wrap",
-						  "weak-template = reject", NULL};
+                                                  "weak-template = reject", NULL};
 static const char *const compat[] = {"policy = compat", NULL};
 
 static CK_MECHANISM aes_gen = {CKM_AES_KEY_GEN, NULL, 0};
@@ -54,8 +54,8 @@ static void test_config_bad_values(void)
 
 static void test_config_keys_listed(void)
 {
-	static const char *const want[] = {"policy",	   "extractable",      "weak-template",
-					   "rsa-min-bits", "mechanisms-allow", "mechanisms-deny"};
+	static const char *const want[] = {"policy",       "extractable",      "weak-template",
+	                                   "rsa-min-bits", "mechanisms-allow", "mechanisms-deny"};
 	size_t n = 0;
 
 	while (hsmux_policy_config_keys[n])
@@ -87,9 +87,9 @@ static void test_generate_rejects_weak(void)
 	CK_OBJECT_HANDLE key;
 
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, sensitive_off, 1, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, extractable_on, 1, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	CU_ASSERT_EQUAL(mock_calls.generate_key, 0);
 	/* Absent attributes are filled, not rejected. */
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, NULL, 0, &key), CKR_OK);
@@ -125,7 +125,7 @@ static void test_generate_separates_roles(void)
 
 	s = fixture_start(strict_reject);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, both, 2, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	CU_ASSERT_EQUAL(mock_calls.generate_key, 0);
 	fixture_stop();
 }
@@ -139,7 +139,7 @@ static void test_pair_separates_roles(void)
 	CK_OBJECT_HANDLE pk, sk;
 
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 2, priv, 1, &pk, &sk),
-			CKR_OK);
+	                CKR_OK);
 	CU_ASSERT_FALSE(mock_bool(pk, CKA_WRAP));
 	CU_ASSERT_FALSE(mock_bool(sk, CKA_UNWRAP));
 	CU_ASSERT_TRUE(mock_bool(sk, CKA_DECRYPT));
@@ -149,7 +149,7 @@ static void test_pair_separates_roles(void)
 
 	s = fixture_start(strict_reject);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 2, priv, 1, &pk, &sk),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	CU_ASSERT_EQUAL(mock_calls.generate_key_pair, 0);
 	fixture_stop();
 }
@@ -163,15 +163,15 @@ static void test_pair_rsa_minimum(void)
 	CK_OBJECT_HANDLE pk, sk;
 
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 1, NULL, 0, &pk, &sk),
-			CKR_KEY_SIZE_RANGE);
+	                CKR_KEY_SIZE_RANGE);
 	bits = 2048;
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 1, NULL, 0, &pk, &sk),
-			CKR_OK);
+	                CKR_OK);
 	fixture_stop();
 
 	s = fixture_start(min3072);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 1, NULL, 0, &pk, &sk),
-			CKR_KEY_SIZE_RANGE);
+	                CKR_KEY_SIZE_RANGE);
 	fixture_stop();
 }
 
@@ -180,7 +180,7 @@ static void test_trusted_wrap_extractable(void)
 	struct hsmux_session_ref s = fixture_start(trusted_wrap);
 	CK_ATTRIBUTE ask[] = {BOOL_ATTR(CKA_EXTRACTABLE, yes)};
 	CK_ATTRIBUTE ask_no_wwt[] = {BOOL_ATTR(CKA_EXTRACTABLE, yes),
-				     BOOL_ATTR(CKA_WRAP_WITH_TRUSTED, no)};
+	                             BOOL_ATTR(CKA_WRAP_WITH_TRUSTED, no)};
 	CK_OBJECT_HANDLE key;
 
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, ask, 1, &key), CKR_OK);
@@ -194,7 +194,7 @@ static void test_trusted_wrap_extractable(void)
 
 	s = fixture_start(trusted_wrap_reject);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, ask_no_wwt, 2, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	fixture_stop();
 }
 
@@ -216,18 +216,21 @@ static void test_create_restricted_attributes(void)
 	struct hsmux_session_ref s = fixture_start(strict);
 	CK_BYTE value[32] = {1};
 	CK_ATTRIBUTE local[] = {
-		ULONG_ATTR(CKA_CLASS, class_secret), ULONG_ATTR(CKA_KEY_TYPE, type_aes),
-		{CKA_VALUE, value, sizeof(value)},   BOOL_ATTR(CKA_LOCAL, yes),
+	    ULONG_ATTR(CKA_CLASS, class_secret),
+	    ULONG_ATTR(CKA_KEY_TYPE, type_aes),
+	    {CKA_VALUE, value, sizeof(value)},
+	    BOOL_ATTR(CKA_LOCAL, yes),
 	};
 	CK_ATTRIBUTE trusted[] = {
-		ULONG_ATTR(CKA_CLASS, class_secret), ULONG_ATTR(CKA_KEY_TYPE, type_aes),
-		{CKA_VALUE, value, sizeof(value)},   BOOL_ATTR(CKA_TRUSTED, yes),
+	    ULONG_ATTR(CKA_CLASS, class_secret),
+	    ULONG_ATTR(CKA_KEY_TYPE, type_aes),
+	    {CKA_VALUE, value, sizeof(value)},
+	    BOOL_ATTR(CKA_TRUSTED, yes),
 	};
 	CK_OBJECT_HANDLE key;
 
 	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, local, 4, &key), CKR_ATTRIBUTE_READ_ONLY);
-	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, trusted, 4, &key),
-			CKR_ATTRIBUTE_READ_ONLY);
+	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, trusted, 4, &key), CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(mock_calls.create_object, 0);
 	mock_config.so = true;
 	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, trusted, 4, &key), CKR_OK);
@@ -241,22 +244,21 @@ static void test_create_denied_key_type(void)
 	struct hsmux_session_ref s = fixture_start(strict);
 	CK_BYTE value[24] = {1};
 	CK_ATTRIBUTE des3[] = {
-		ULONG_ATTR(CKA_CLASS, class_secret),
-		ULONG_ATTR(CKA_KEY_TYPE, type_des3),
-		{CKA_VALUE, value, sizeof(value)},
+	    ULONG_ATTR(CKA_CLASS, class_secret),
+	    ULONG_ATTR(CKA_KEY_TYPE, type_des3),
+	    {CKA_VALUE, value, sizeof(value)},
 	};
 	CK_BYTE modulus[128] = {0xc1};
 	CK_ATTRIBUTE rsa1024[] = {
-		ULONG_ATTR(CKA_CLASS, class_public),
-		ULONG_ATTR(CKA_KEY_TYPE, type_rsa),
-		{CKA_MODULUS, modulus, sizeof(modulus)},
+	    ULONG_ATTR(CKA_CLASS, class_public),
+	    ULONG_ATTR(CKA_KEY_TYPE, type_rsa),
+	    {CKA_MODULUS, modulus, sizeof(modulus)},
 	};
 	CK_OBJECT_HANDLE key;
 
-	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, des3, 3, &key),
-			CKR_ATTRIBUTE_VALUE_INVALID);
+	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, des3, 3, &key), CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, rsa1024, 3, &key),
-			CKR_ATTRIBUTE_VALUE_INVALID);
+	                CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(mock_calls.create_object, 0);
 	fixture_stop();
 }
@@ -277,17 +279,17 @@ static void test_template_form(void)
 
 	/* A backend could read the second SENSITIVE where the policy read the first. */
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, dup, 2, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, bad_bool, 1, &key),
-			CKR_ATTRIBUTE_VALUE_INVALID);
+	                CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, wide_bool, 1, &key),
-			CKR_ATTRIBUTE_VALUE_INVALID);
+	                CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, null_value, 1, &key),
-			CKR_ATTRIBUTE_VALUE_INVALID);
+	                CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, bad_nested, 1, &key),
-			CKR_ATTRIBUTE_VALUE_INVALID);
+	                CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, weak_nested, 1, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	CU_ASSERT_EQUAL(mock_calls.generate_key, 0);
 	fixture_stop();
 }
@@ -299,7 +301,8 @@ static void test_new_key_read_back(void)
 
 	/* A backend that drops CKA_SENSITIVE makes a readable key: hsmux destroys it. */
 	mock_config.ignore_sensitive = true;
-	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, NULL, 0, &key), CKR_FUNCTION_FAILED);
+	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, NULL, 0, &key),
+	                CKR_FUNCTION_FAILED);
 	CU_ASSERT_NOT_EQUAL(key, CK_INVALID_HANDLE);
 	CU_ASSERT_FALSE(mock_exists(key));
 	CU_ASSERT_EQUAL(mock_calls.destroy_object, 1);
@@ -315,7 +318,7 @@ static void test_mechanism_denied(void)
 	CK_OBJECT_HANDLE key;
 
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &des3_gen, NULL, 0, &key),
-			CKR_MECHANISM_INVALID);
+	                CKR_MECHANISM_INVALID);
 	CU_ASSERT_FALSE(hsmux_policy_mechanism_allowed(&fixture_be, CKM_DES_ECB));
 	CU_ASSERT_FALSE(hsmux_policy_mechanism_allowed(&fixture_be, CKM_MD5));
 	CU_ASSERT_FALSE(hsmux_policy_mechanism_allowed(&fixture_be, CKM_MD5_RSA_PKCS));
@@ -354,7 +357,7 @@ int main(void)
 	CU_add_test(suite, "test_policy_trusted_wrap_extractable", test_trusted_wrap_extractable);
 	CU_add_test(suite, "test_policy_compat_extractable", test_compat_extractable);
 	CU_add_test(suite, "test_policy_create_restricted_attributes",
-		    test_create_restricted_attributes);
+	            test_create_restricted_attributes);
 	CU_add_test(suite, "test_policy_create_denied_key_type", test_create_denied_key_type);
 	CU_add_test(suite, "test_policy_template_form", test_template_form);
 	CU_add_test(suite, "test_policy_new_key_read_back", test_new_key_read_back);

@@ -17,7 +17,7 @@ static CK_MECHANISM rsa_gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 static CK_MECHANISM kw = {CKM_AES_KEY_WRAP, NULL, 0};
 
 static CK_RV set_bool(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-		      CK_ATTRIBUTE_TYPE type, CK_BBOOL value)
+                      CK_ATTRIBUTE_TYPE type, CK_BBOOL value)
 {
 	CK_ATTRIBUTE a = {type, &value, sizeof(value)};
 
@@ -25,7 +25,7 @@ static CK_RV set_bool(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
 }
 
 static CK_RV copy_bool(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-		       CK_ATTRIBUTE_TYPE type, CK_BBOOL value, CK_OBJECT_HANDLE *copy)
+                       CK_ATTRIBUTE_TYPE type, CK_BBOOL value, CK_OBJECT_HANDLE *copy)
 {
 	CK_ATTRIBUTE a = {type, &value, sizeof(value)};
 
@@ -34,7 +34,7 @@ static CK_RV copy_bool(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
 
 /* A key made through the policy: sensitive, not extractable, with the asked usages. */
 static CK_OBJECT_HANDLE new_key(const struct hsmux_session_ref *s, CK_ULONG bytes,
-				CK_ATTRIBUTE_TYPE usage)
+                                CK_ATTRIBUTE_TYPE usage)
 {
 	CK_ATTRIBUTE t[] = {ULONG_ATTR(CKA_VALUE_LEN, bytes), BOOL_ATTR(usage, yes)};
 	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
@@ -48,16 +48,16 @@ static void test_sticky_set(void)
 	struct hsmux_session_ref s = fixture_start(strict);
 	CK_OBJECT_HANDLE key = new_key(&s, 32, CKA_ENCRYPT);
 	CK_OBJECT_HANDLE wwt = fixture_legacy_aes(32, CKA_WRAP_WITH_TRUSTED, 1, CKA_EXTRACTABLE, 1,
-						  CKA_SENSITIVE, 1, LEGACY_END);
+	                                          CKA_SENSITIVE, 1, LEGACY_END);
 	CK_OBJECT_HANDLE loose = fixture_legacy_aes(32, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 1,
-						    CKA_WRAP_WITH_TRUSTED, 0, LEGACY_END);
+	                                            CKA_WRAP_WITH_TRUSTED, 0, LEGACY_END);
 	char label[] = "renamed";
 	CK_ATTRIBUTE relabel = {CKA_LABEL, label, 7};
 
 	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_SENSITIVE, CK_FALSE), CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_EXTRACTABLE, CK_TRUE), CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(set_bool(&s, wwt, CKA_WRAP_WITH_TRUSTED, CK_FALSE),
-			CKR_ATTRIBUTE_READ_ONLY);
+	                CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_WRAP, CK_TRUE), CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_DECRYPT, CK_TRUE), CKR_OK); /* still on */
 	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_TRUSTED, CK_TRUE), CKR_ATTRIBUTE_READ_ONLY);
@@ -84,18 +84,18 @@ static void test_sticky_copy(void)
 	struct hsmux_session_ref s = fixture_start(strict);
 	CK_OBJECT_HANDLE key = new_key(&s, 32, CKA_WRAP);
 	CK_OBJECT_HANDLE both = fixture_legacy_aes(32, CKA_WRAP, 1, CKA_DECRYPT, 1, CKA_SENSITIVE,
-						   1, CKA_EXTRACTABLE, 0, LEGACY_END);
+	                                           1, CKA_EXTRACTABLE, 0, LEGACY_END);
 	CK_BYTE value[32] = {9};
 	CK_ATTRIBUTE new_value = {CKA_VALUE, value, sizeof(value)};
 	CK_OBJECT_HANDLE copy;
 
 	CU_ASSERT_EQUAL(copy_bool(&s, key, CKA_SENSITIVE, CK_FALSE, &copy),
-			CKR_ATTRIBUTE_READ_ONLY);
+	                CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(copy_bool(&s, key, CKA_EXTRACTABLE, CK_TRUE, &copy),
-			CKR_ATTRIBUTE_READ_ONLY);
+	                CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(copy_bool(&s, key, CKA_DECRYPT, CK_TRUE, &copy), CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(hsmux_policy_copy_object(&s, key, &new_value, 1, &copy),
-			CKR_ATTRIBUTE_READ_ONLY);
+	                CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(mock_calls.copy_object, 0);
 
 	/* A plain copy keeps the wrap role. */
@@ -117,9 +117,9 @@ static void test_get_attribute_filtered(void)
 	CK_BYTE value[64];
 	CK_ULONG cls = 0, len = 0;
 	CK_ATTRIBUTE t[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_VALUE, value, sizeof(value)},
-		{CKA_VALUE_LEN, &len, sizeof(len)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_VALUE, value, sizeof(value)},
+	    {CKA_VALUE_LEN, &len, sizeof(len)},
 	};
 
 	CU_ASSERT_EQUAL(hsmux_policy_get_attribute_value(&s, key, t, 3), CKR_ATTRIBUTE_SENSITIVE);
@@ -135,9 +135,9 @@ static void test_get_attribute_filtered(void)
 
 static void test_get_attribute_rsa_parts(void)
 {
-	static const CK_ATTRIBUTE_TYPE parts[] = {CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
-						  CKA_EXPONENT_1,	CKA_EXPONENT_2,
-						  CKA_COEFFICIENT};
+	static const CK_ATTRIBUTE_TYPE parts[] = {CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
+	                                          CKA_PRIME_2,          CKA_EXPONENT_1,
+	                                          CKA_EXPONENT_2,       CKA_COEFFICIENT};
 	struct hsmux_session_ref s = fixture_start(strict);
 	CK_ULONG bits = 2048;
 	CK_ATTRIBUTE pub[] = {ULONG_ATTR(CKA_MODULUS_BITS, bits)};
@@ -145,13 +145,13 @@ static void test_get_attribute_rsa_parts(void)
 	CK_BYTE modulus[512], buf[512];
 
 	CU_ASSERT_EQUAL_FATAL(
-		hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 1, NULL, 0, &pk, &sk), CKR_OK);
+	    hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 1, NULL, 0, &pk, &sk), CKR_OK);
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 		CK_ATTRIBUTE t[] = {{CKA_MODULUS, modulus, sizeof(modulus)},
-				    {parts[i], buf, sizeof(buf)}};
+		                    {parts[i], buf, sizeof(buf)}};
 
 		CU_ASSERT_EQUAL(hsmux_policy_get_attribute_value(&s, sk, t, 2),
-				CKR_ATTRIBUTE_SENSITIVE);
+		                CKR_ATTRIBUTE_SENSITIVE);
 		CU_ASSERT_EQUAL(t[0].ulValueLen, 256);
 		CU_ASSERT_EQUAL(t[1].ulValueLen, CK_UNAVAILABLE_INFORMATION);
 	}
@@ -161,10 +161,10 @@ static void test_get_attribute_rsa_parts(void)
 static void test_get_attribute_legacy(void)
 {
 	struct hsmux_session_ref s = fixture_start(strict);
-	CK_OBJECT_HANDLE open = fixture_legacy_aes(16, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 1,
-						   LEGACY_END);
-	CK_OBJECT_HANDLE kept = fixture_legacy_aes(16, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 0,
-						   LEGACY_END);
+	CK_OBJECT_HANDLE open =
+	    fixture_legacy_aes(16, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 1, LEGACY_END);
+	CK_OBJECT_HANDLE kept =
+	    fixture_legacy_aes(16, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 0, LEGACY_END);
 	CK_BYTE value[16];
 	CK_ATTRIBUTE t = {CKA_VALUE, value, sizeof(value)};
 
@@ -174,8 +174,7 @@ static void test_get_attribute_legacy(void)
 	CU_ASSERT_EQUAL(value[0], 0x17);
 	/* Non-extractable counts as sensitive even with SENSITIVE=FALSE. */
 	t.ulValueLen = sizeof(value);
-	CU_ASSERT_EQUAL(hsmux_policy_get_attribute_value(&s, kept, &t, 1),
-			CKR_ATTRIBUTE_SENSITIVE);
+	CU_ASSERT_EQUAL(hsmux_policy_get_attribute_value(&s, kept, &t, 1), CKR_ATTRIBUTE_SENSITIVE);
 	CU_ASSERT_EQUAL(t.ulValueLen, CK_UNAVAILABLE_INFORMATION);
 	fixture_stop();
 }
@@ -192,13 +191,13 @@ static void test_wrap_rules(void)
 
 	CU_ASSERT_EQUAL_FATAL(hsmux_policy_generate_key(&s, &aes_gen, ext, 1, &target), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &cbc, w256, target, blob, &len),
-			CKR_MECHANISM_INVALID);
+	                CKR_MECHANISM_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &kw, w256, fixed, blob, &len),
-			CKR_KEY_UNEXTRACTABLE);
+	                CKR_KEY_UNEXTRACTABLE);
 	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &kw, w128, target, blob, &len),
-			CKR_WRAPPING_KEY_SIZE_RANGE);
+	                CKR_WRAPPING_KEY_SIZE_RANGE);
 	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &kw, fixed, target, blob, &len),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	CU_ASSERT_EQUAL(mock_calls.wrap_key, 0);
 	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &kw, w256, target, blob, &len), CKR_OK);
 	CU_ASSERT_EQUAL(mock_calls.wrap_key, 1);
@@ -210,23 +209,26 @@ static void test_wrap_trust(void)
 	struct hsmux_session_ref s = fixture_start(compat);
 	CK_BYTE blob[64], value[32] = {3};
 	CK_ULONG len = sizeof(blob);
-	CK_ATTRIBUTE wwt[] = {BOOL_ATTR(CKA_EXTRACTABLE, yes), BOOL_ATTR(CKA_WRAP_WITH_TRUSTED, yes)};
+	CK_ATTRIBUTE wwt[] = {BOOL_ATTR(CKA_EXTRACTABLE, yes),
+	                      BOOL_ATTR(CKA_WRAP_WITH_TRUSTED, yes)};
 	CK_ATTRIBUTE ext[] = {BOOL_ATTR(CKA_EXTRACTABLE, yes)};
 	CK_ATTRIBUTE imported[] = {
-		ULONG_ATTR(CKA_CLASS, class_secret), ULONG_ATTR(CKA_KEY_TYPE, type_aes),
-		{CKA_VALUE, value, sizeof(value)},   BOOL_ATTR(CKA_WRAP, yes),
+	    ULONG_ATTR(CKA_CLASS, class_secret),
+	    ULONG_ATTR(CKA_KEY_TYPE, type_aes),
+	    {CKA_VALUE, value, sizeof(value)},
+	    BOOL_ATTR(CKA_WRAP, yes),
 	};
 	CK_OBJECT_HANDLE w = new_key(&s, 32, CKA_WRAP), guarded, target, known;
 
 	CU_ASSERT_EQUAL_FATAL(hsmux_policy_generate_key(&s, &aes_gen, wwt, 2, &guarded), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(hsmux_policy_generate_key(&s, &aes_gen, ext, 1, &target), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &kw, w, guarded, blob, &len),
-			CKR_KEY_NOT_WRAPPABLE);
+	                CKR_KEY_NOT_WRAPPABLE);
 
 	/* A key whose value the client gave wraps nothing until the SO trusts it. */
 	CU_ASSERT_EQUAL_FATAL(hsmux_policy_create_object(&s, imported, 4, &known), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &kw, known, target, blob, &len),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	mock_config.so = true;
 	CU_ASSERT_EQUAL(set_bool(&s, known, CKA_TRUSTED, CK_TRUE), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &kw, known, target, blob, &len), CKR_OK);
@@ -241,18 +243,18 @@ static void test_unwrap_rules(void)
 	CK_BYTE blob[40] = {0};
 	CK_ATTRIBUTE weak[] = {ULONG_ATTR(CKA_CLASS, class_secret), BOOL_ATTR(CKA_SENSITIVE, no)};
 	CK_ATTRIBUTE plain[] = {ULONG_ATTR(CKA_CLASS, class_secret),
-				ULONG_ATTR(CKA_KEY_TYPE, type_aes)};
+	                        ULONG_ATTR(CKA_KEY_TYPE, type_aes)};
 	CK_OBJECT_HANDLE u = new_key(&s, 32, CKA_UNWRAP), e = new_key(&s, 32, CKA_ENCRYPT), key;
 
 	CU_ASSERT_EQUAL(hsmux_policy_unwrap_key(&s, &v15, u, blob, 40, plain, 2, &key),
-			CKR_MECHANISM_INVALID);
+	                CKR_MECHANISM_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_unwrap_key(&s, &ecb, u, blob, 40, plain, 2, &key),
-			CKR_MECHANISM_INVALID);
+	                CKR_MECHANISM_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_unwrap_key(&s, &kw, e, blob, 40, plain, 2, &key),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	/* Rejected before any decryption, even though this policy tightens elsewhere. */
 	CU_ASSERT_EQUAL(hsmux_policy_unwrap_key(&s, &kw, u, blob, 40, weak, 2, &key),
-			CKR_TEMPLATE_INCONSISTENT);
+	                CKR_TEMPLATE_INCONSISTENT);
 	CU_ASSERT_EQUAL(mock_calls.unwrap_key, 0);
 
 	CU_ASSERT_EQUAL(hsmux_policy_unwrap_key(&s, &kw, u, blob, 40, plain, 2, &key), CKR_OK);
@@ -264,10 +266,10 @@ static void test_unwrap_rules(void)
 
 static void test_unwrap_one_failure_code(void)
 {
-	static const CK_RV decrypt_failures[] = {CKR_ENCRYPTED_DATA_INVALID,
-						 CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_DATA_INVALID,
-						 CKR_DATA_LEN_RANGE, CKR_GENERAL_ERROR,
-						 CKR_WRAPPED_KEY_INVALID};
+	static const CK_RV decrypt_failures[] = {
+	    CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE,
+	    CKR_DATA_INVALID,           CKR_DATA_LEN_RANGE,
+	    CKR_GENERAL_ERROR,          CKR_WRAPPED_KEY_INVALID};
 	struct hsmux_session_ref s = fixture_start(strict);
 	CK_BYTE blob[40] = {0};
 	CK_ATTRIBUTE plain[] = {ULONG_ATTR(CKA_CLASS, class_secret)};
@@ -276,12 +278,12 @@ static void test_unwrap_one_failure_code(void)
 	for (size_t i = 0; i < sizeof(decrypt_failures) / sizeof(decrypt_failures[0]); i++) {
 		mock_config.unwrap_rv = decrypt_failures[i];
 		CU_ASSERT_EQUAL(hsmux_policy_unwrap_key(&s, &kw, u, blob, 40, plain, 1, &key),
-				CKR_WRAPPED_KEY_INVALID);
+		                CKR_WRAPPED_KEY_INVALID);
 	}
 	/* Codes about the request, not the wrapped bytes, pass through. */
 	mock_config.unwrap_rv = CKR_SESSION_HANDLE_INVALID;
 	CU_ASSERT_EQUAL(hsmux_policy_unwrap_key(&s, &kw, u, blob, 40, plain, 1, &key),
-			CKR_SESSION_HANDLE_INVALID);
+	                CKR_SESSION_HANDLE_INVALID);
 	fixture_stop();
 }
 
@@ -297,9 +299,9 @@ static void test_derive_rules(void)
 	CK_OBJECT_HANDLE base = new_key(&s, 32, CKA_DERIVE), open, key;
 
 	CU_ASSERT_EQUAL(hsmux_policy_derive_key(&s, &concat, base, NULL, 0, &key),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	CU_ASSERT_EQUAL(hsmux_policy_derive_key(&s, &xor, base, NULL, 0, &key),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	CU_ASSERT_EQUAL(mock_calls.derive_key, 0);
 
 	/* Other derives work, and the new key inherits the base's protection. */
@@ -308,8 +310,8 @@ static void test_derive_rules(void)
 	CU_ASSERT_FALSE(mock_bool(key, CKA_EXTRACTABLE));
 
 	/* A key that was never secret may be concatenated. */
-	open = fixture_legacy_aes(16, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 1, CKA_DERIVE, 1,
-				  LEGACY_END);
+	open =
+	    fixture_legacy_aes(16, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 1, CKA_DERIVE, 1, LEGACY_END);
 	CU_ASSERT_EQUAL(hsmux_policy_derive_key(&s, &concat, open, NULL, 0, &key), CKR_OK);
 	CU_ASSERT_TRUE(mock_bool(key, CKA_SENSITIVE));
 	fixture_stop();
@@ -319,8 +321,8 @@ static void test_digest_key_and_state(void)
 {
 	struct hsmux_session_ref s = fixture_start(strict);
 	CK_OBJECT_HANDLE key = new_key(&s, 32, CKA_ENCRYPT);
-	CK_OBJECT_HANDLE open = fixture_legacy_aes(16, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 1,
-						   LEGACY_END);
+	CK_OBJECT_HANDLE open =
+	    fixture_legacy_aes(16, CKA_SENSITIVE, 0, CKA_EXTRACTABLE, 1, LEGACY_END);
 	CK_BYTE state[64];
 	CK_ULONG len = sizeof(state);
 
@@ -331,7 +333,7 @@ static void test_digest_key_and_state(void)
 	CU_ASSERT_EQUAL(hsmux_policy_get_operation_state(&s, state, &len), CKR_STATE_UNSAVEABLE);
 	mock_config.operation_state_rv = CKR_OPERATION_NOT_INITIALIZED;
 	CU_ASSERT_EQUAL(hsmux_policy_get_operation_state(&s, state, &len),
-			CKR_OPERATION_NOT_INITIALIZED);
+	                CKR_OPERATION_NOT_INITIALIZED);
 	CU_ASSERT_EQUAL(hsmux_policy_set_operation_state(&s), CKR_SAVED_STATE_INVALID);
 	fixture_stop();
 }
@@ -343,26 +345,26 @@ static void test_key_use_checks(void)
 	CK_MECHANISM raw = {CKM_RSA_X_509, NULL, 0}, pss = {CKM_SHA256_RSA_PKCS_PSS, NULL, 0};
 	CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0};
 	CK_OBJECT_HANDLE both = fixture_legacy_aes(32, CKA_WRAP, 1, CKA_ENCRYPT, 1, CKA_DECRYPT, 1,
-						   CKA_SENSITIVE, 1, LEGACY_END);
+	                                           CKA_SENSITIVE, 1, LEGACY_END);
 	CK_OBJECT_HANDLE enc = new_key(&s, 32, CKA_ENCRYPT), pk, sk;
 	CK_ULONG bits = 2048;
 	CK_ATTRIBUTE pub[] = {ULONG_ATTR(CKA_MODULUS_BITS, bits)};
 	CK_ATTRIBUTE priv[] = {BOOL_ATTR(CKA_DECRYPT, yes), BOOL_ATTR(CKA_SIGN, yes)};
 
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, both),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_DECRYPT, &ecb, both),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, enc), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &des, enc),
-			CKR_MECHANISM_INVALID);
+	                CKR_MECHANISM_INVALID);
 
 	CU_ASSERT_EQUAL_FATAL(
-		hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 1, priv, 2, &pk, &sk), CKR_OK);
+	    hsmux_policy_generate_key_pair(&s, &rsa_gen, pub, 1, priv, 2, &pk, &sk), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN, &raw, sk),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_DECRYPT, &raw, sk),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN, &pss, sk), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_VERIFY, &raw, pk), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN, &ecdsa, sk), CKR_OK);
@@ -375,18 +377,22 @@ static void test_legacy_rsa_pair(void)
 	CK_MECHANISM oaep = {CKM_RSA_PKCS_OAEP, NULL, 0}, pss = {CKM_SHA256_RSA_PKCS_PSS, NULL, 0};
 	CK_BYTE modulus[256], small[128];
 	CK_ATTRIBUTE pub[] = {
-		ULONG_ATTR(CKA_CLASS, class_public), ULONG_ATTR(CKA_KEY_TYPE, type_rsa),
-		{CKA_MODULUS, modulus, sizeof(modulus)}, BOOL_ATTR(CKA_WRAP, yes),
-		BOOL_ATTR(CKA_LOCAL, yes),
+	    ULONG_ATTR(CKA_CLASS, class_public),
+	    ULONG_ATTR(CKA_KEY_TYPE, type_rsa),
+	    {CKA_MODULUS, modulus, sizeof(modulus)},
+	    BOOL_ATTR(CKA_WRAP, yes),
+	    BOOL_ATTR(CKA_LOCAL, yes),
 	};
 	CK_ATTRIBUTE priv[] = {
-		ULONG_ATTR(CKA_CLASS, class_private), ULONG_ATTR(CKA_KEY_TYPE, type_rsa),
-		{CKA_MODULUS, modulus, sizeof(modulus)}, BOOL_ATTR(CKA_DECRYPT, yes),
-		BOOL_ATTR(CKA_SENSITIVE, yes),
+	    ULONG_ATTR(CKA_CLASS, class_private),    ULONG_ATTR(CKA_KEY_TYPE, type_rsa),
+	    {CKA_MODULUS, modulus, sizeof(modulus)}, BOOL_ATTR(CKA_DECRYPT, yes),
+	    BOOL_ATTR(CKA_SENSITIVE, yes),
 	};
 	CK_ATTRIBUTE weak[] = {
-		ULONG_ATTR(CKA_CLASS, class_private), ULONG_ATTR(CKA_KEY_TYPE, type_rsa),
-		{CKA_MODULUS, small, sizeof(small)}, BOOL_ATTR(CKA_SIGN, yes),
+	    ULONG_ATTR(CKA_CLASS, class_private),
+	    ULONG_ATTR(CKA_KEY_TYPE, type_rsa),
+	    {CKA_MODULUS, small, sizeof(small)},
+	    BOOL_ATTR(CKA_SIGN, yes),
 	};
 	CK_OBJECT_HANDLE pk, sk, sk1024;
 	char reason[256];
@@ -399,13 +405,13 @@ static void test_legacy_rsa_pair(void)
 
 	/* Neither half alone mixes roles; the pair as a whole does. */
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_DECRYPT, &oaep, sk),
-			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
 	CU_ASSERT_FALSE(hsmux_policy_key_status(&s, sk, reason, sizeof(reason)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(reason, "wrap role"));
 	CU_ASSERT_FALSE(hsmux_policy_key_status(&s, pk, reason, sizeof(reason)));
 
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN, &pss, sk1024),
-			CKR_KEY_SIZE_RANGE);
+	                CKR_KEY_SIZE_RANGE);
 	CU_ASSERT_FALSE(hsmux_policy_key_status(&s, sk1024, reason, sizeof(reason)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(reason, "minimum size"));
 	fixture_stop();
@@ -422,7 +428,7 @@ static void test_cache_reads_once(void)
 	reads = mock_calls.get_attribute_value;
 	for (int i = 0; i < 10; i++)
 		CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, key),
-				CKR_OK);
+		                CKR_OK);
 	CU_ASSERT_EQUAL(mock_calls.get_attribute_value, reads);
 
 	/* Set drops the entry, so the next check reads the new value. */
@@ -434,7 +440,7 @@ static void test_cache_reads_once(void)
 	/* Destroy drops it too: the handle no longer resolves. */
 	CU_ASSERT_EQUAL(hsmux_policy_destroy_object(&s, key), CKR_OK);
 	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, key),
-			CKR_KEY_HANDLE_INVALID);
+	                CKR_KEY_HANDLE_INVALID);
 	fixture_stop();
 }
 
