@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backends/backend.h"
 
@@ -23,6 +24,14 @@ CK_RV softhsm_token_dir(struct hsmux_backend *be, CK_SLOT_ID slot, char *dir, si
 /* The store directory (parent of tokendir) and SoftHSM's config file in it. */
 CK_RV softhsm_store_paths(struct hsmux_backend *be, char *store, size_t store_len, char *conf,
 			  size_t conf_len);
+
+/*
+ * Walks a SoftHSM object file. Returns its number of attributes, or -1 when
+ * it is malformed; when value is not NULL it gets the byte-string value of
+ * the attribute want_type, if the file has one (it points into data).
+ */
+long softhsm_object_walk(const unsigned char *data, size_t len, uint64_t want_type,
+			 const unsigned char **value, size_t *value_len);
 
 /*
  * Checks that data is a whole SoftHSM object file: a generation counter,
