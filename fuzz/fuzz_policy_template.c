@@ -93,9 +93,9 @@ static bool decode_one(struct decoder *d, CK_ATTRIBUTE *a, bool inner)
 	if (len > d->left)
 		len = (uint8_t)d->left;
 	if (sel & 0x80) {
-		/* A length that promises a value the pointer does not hold. */
+		/* No value: an empty one, or a length that the NULL pointer does not hold. */
 		a->pValue = NULL;
-		a->ulValueLen = len ? len : CK_UNAVAILABLE_INFORMATION;
+		a->ulValueLen = len == 1 ? CK_UNAVAILABLE_INFORMATION : len;
 		return true;
 	}
 	if (is_nested(a->type) && !inner && d->n_nested < MAX_ATTRS) {

@@ -102,6 +102,8 @@ CK_RV hsmux_policy_set_attribute_value(const struct hsmux_session_ref *s, CK_OBJ
 	if (rv != CKR_OK)
 		return rv;
 	rv = policy_check_sticky(s, "C_SetAttributeValue", &info, tmpl, count);
+	if (rv == CKR_OK)
+		rv = policy_check_nested(policy_of(s->be), "C_SetAttributeValue", tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
 	rv = s->be->ops->set_attribute_value(s->be, s->bsess, obj, tmpl, count);

@@ -204,7 +204,11 @@ CK_RV hsmux_policy_create_object(const struct hsmux_session_ref *s, CK_ATTRIBUTE
 	rv = init_template(&t, c.fn, tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
-	rv = check_rsa_import(c.pol, c.fn, &t);
+	/* Without a class the policy cannot tell a key from data; the spec requires one. */
+	if (!policy_template_find(&t, CKA_CLASS))
+		rv = policy_reject(CKR_TEMPLATE_INCOMPLETE, c.fn, "the template has no CKA_CLASS");
+	if (rv == CKR_OK)
+		rv = check_rsa_import(c.pol, c.fn, &t);
 	if (rv == CKR_OK)
 		rv = apply_key_rules(&c, &t);
 	if (rv == CKR_OK)

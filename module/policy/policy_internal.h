@@ -85,7 +85,7 @@ struct key_info {
 	unsigned int flags;   /* the KEY_* bits that are TRUE */
 	unsigned int known;   /* the KEY_* bits that the backend returned */
 	CK_ULONG
-	    bits; /* key size: AES and generic secret value, RSA modulus, EC curve; 0 unknown */
+	bits; /* key size: AES and generic secret value, RSA modulus, EC curve; 0 unknown */
 	unsigned int pair_roles;  /* KEY_* usage bits of the other half of an RSA pair */
 	uint64_t pair_generation; /* pair_roles is valid while this equals the creation count */
 };
@@ -146,6 +146,14 @@ bool policy_template_ulong(const struct policy_template *t, CK_ATTRIBUTE_TYPE ty
                            CK_ULONG *value);
 /* Sets or adds a boolean attribute. Returns CKR_HOST_MEMORY when it cannot grow. */
 CK_RV policy_template_set_bool(struct policy_template *t, CK_ATTRIBUTE_TYPE type, CK_BBOOL value);
+
+/*
+ * Rejects nested templates (CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
+ * CKA_DERIVE_TEMPLATE) that would let a later unwrap or derive make a
+ * readable key. tmpl must have passed policy_check_template_form().
+ */
+CK_RV policy_check_nested(const struct hsmux_backend_policy *pol, const char *fn,
+                          const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 
 /* Checks the form of a raw attribute array; the same rules as policy_template_init(). */
 CK_RV policy_check_template_form(const CK_ATTRIBUTE *tmpl, CK_ULONG count, int depth);

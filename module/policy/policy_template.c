@@ -224,25 +224,27 @@ static CK_RV check_restricted(const struct policy_create_ctx *c, const struct po
 	return CKR_OK;
 }
 
-/* Rejects nested templates that would let a later unwrap or derive make a weak key. */
-static CK_RV check_nested(const struct policy_create_ctx *c, const struct policy_template *t)
+CK_RV policy_check_nested(const struct hsmux_backend_policy *pol, const char *fn,
+                          const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
-	static const CK_ATTRIBUTE_TYPE nested[] = {CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
-	                                           CKA_DERIVE_TEMPLATE};
+	for (CK_ULONG i = 0; i < count; i++) {
+		const CK_ATTRIBUTE *inner = tmpl[i].pValue;
+		CK_ULONG n = tmpl[i].ulValueLen / sizeof(CK_ATTRIBUTE);
 
-	for (size_t i = 0; i < sizeof(nested) / sizeof(nested[0]); i++) {
-		const CK_ATTRIBUTE *a = policy_template_find(t, nested[i]);
-		const CK_ATTRIBUTE *inner = a ? a->pValue : NULL;
-		CK_ULONG n = a ? a->ulValueLen / sizeof(CK_ATTRIBUTE) : 0;
-
+		if (!is_template_attr(tmpl[i].type))
+			continue;
 		for (CK_ULONG j = 0; j < n; j++) {
-			CK_BBOOL v = *(const CK_BBOOL *)inner[j].pValue;
-			bool weak = (inner[j].type == CKA_SENSITIVE && !v) ||
-			            (inner[j].type == CKA_EXTRACTABLE && v &&
-			             c->pol->extractable == HSMUX_EXTRACTABLE_NO);
+			bool sensitive = inner[j].type == CKA_SENSITIVE;
+			bool extractable = inner[j].type == CKA_EXTRACTABLE;
+			CK_BBOOL v;
 
-			if (weak)
-				return policy_reject(CKR_TEMPLATE_INCONSISTENT, c->fn,
+			/* The form check made both of these one readable byte. */
+			if (!sensitive && !extractable)
+				continue;
+			v = *(const CK_BBOOL *)inner[j].pValue;
+			if ((sensitive && !v) ||
+			    (extractable && v && pol->extractable == HSMUX_EXTRACTABLE_NO))
+				return policy_reject(CKR_TEMPLATE_INCONSISTENT, fn,
 				                     "a nested template asks for a weak key");
 		}
 	}
@@ -302,7 +304,7 @@ CK_RV policy_tighten_protection(const struct policy_create_ctx *c, struct policy
 
 	rv = check_restricted(c, t);
 	if (rv == CKR_OK)
-		rv = check_nested(c, t);
+		rv = policy_check_nested(c->pol, c->fn, t->attrs, t->count);
 	if (rv != CKR_OK)
 		return rv;
 	if (policy_template_ulong(t, CKA_KEY_TYPE, &key_type) && key_type_denied(key_type) &&

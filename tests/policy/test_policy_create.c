@@ -275,6 +275,9 @@ static void test_template_form(void)
 	CK_ATTRIBUTE bad_nested[] = {{CKA_UNWRAP_TEMPLATE, &wide, 3}};
 	CK_ATTRIBUTE weak_inner[] = {BOOL_ATTR(CKA_SENSITIVE, no)};
 	CK_ATTRIBUTE weak_nested[] = {{CKA_UNWRAP_TEMPLATE, weak_inner, sizeof(weak_inner)}};
+	CK_ATTRIBUTE empty_inner[] = {{CKA_LABEL, NULL, 0}};
+	CK_ATTRIBUTE empty_nested[] = {{CKA_WRAP_TEMPLATE, empty_inner, sizeof(empty_inner)}};
+	CK_ATTRIBUTE no_class[] = {BOOL_ATTR(CKA_SENSITIVE, yes)};
 	CK_OBJECT_HANDLE key;
 
 	/* A backend could read the second SENSITIVE where the policy read the first. */
@@ -290,7 +293,10 @@ static void test_template_form(void)
 	                CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, weak_nested, 1, &key),
 	                CKR_TEMPLATE_INCONSISTENT);
-	CU_ASSERT_EQUAL(mock_calls.generate_key, 0);
+	CU_ASSERT_EQUAL(hsmux_policy_generate_key(&s, &aes_gen, empty_nested, 1, &key), CKR_OK);
+	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, no_class, 1, &key), CKR_TEMPLATE_INCOMPLETE);
+	CU_ASSERT_EQUAL(mock_calls.generate_key, 1);
+	CU_ASSERT_EQUAL(mock_calls.create_object, 0);
 	fixture_stop();
 }
 

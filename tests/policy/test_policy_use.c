@@ -53,6 +53,8 @@ static void test_sticky_set(void)
 	                                            CKA_WRAP_WITH_TRUSTED, 0, LEGACY_END);
 	char label[] = "renamed";
 	CK_ATTRIBUTE relabel = {CKA_LABEL, label, 7};
+	CK_ATTRIBUTE weak_inner[] = {BOOL_ATTR(CKA_SENSITIVE, no)};
+	CK_ATTRIBUTE weak_unwrap = {CKA_UNWRAP_TEMPLATE, weak_inner, sizeof(weak_inner)};
 
 	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_SENSITIVE, CK_FALSE), CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_EXTRACTABLE, CK_TRUE), CKR_ATTRIBUTE_READ_ONLY);
@@ -71,6 +73,10 @@ static void test_sticky_set(void)
 	CU_ASSERT_EQUAL(hsmux_policy_set_attribute_value(&s, key, &relabel, 1), CKR_OK);
 	CU_ASSERT_TRUE(mock_bool(loose, CKA_SENSITIVE));
 	CU_ASSERT_FALSE(mock_bool(key, CKA_ENCRYPT));
+
+	/* A later unwrap under this key must not be allowed a readable key. */
+	CU_ASSERT_EQUAL(hsmux_policy_set_attribute_value(&s, key, &weak_unwrap, 1),
+	                CKR_TEMPLATE_INCONSISTENT);
 
 	/* Once off, a usage stays off: the cache saw the change. */
 	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_ENCRYPT, CK_TRUE), CKR_ATTRIBUTE_READ_ONLY);
