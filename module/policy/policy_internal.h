@@ -207,6 +207,12 @@ CK_RV policy_check_sticky(const struct hsmux_session_ref *s, const char *fn,
 CK_RV policy_check_unwrapping_key(const struct hsmux_session_ref *s, const CK_MECHANISM *mech,
                                   CK_OBJECT_HANDLE uk);
 
+/* The usage roles of a key and of the rest of its RSA pair together (KEY_* bits). */
+unsigned int key_all_roles(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
+                           const struct key_info *info);
+/* Whether roles hold a wrap role and an encrypt role together. */
+bool key_mixes_roles(unsigned int roles);
+
 /* Mechanism tables. */
 bool mech_is_des(CK_MECHANISM_TYPE mech);
 bool mech_is_md5(CK_MECHANISM_TYPE mech);

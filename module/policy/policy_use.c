@@ -75,14 +75,13 @@ static unsigned int pair_roles(const struct hsmux_session_ref *s, CK_OBJECT_HAND
 	return roles;
 }
 
-/* The roles of a key and of the rest of its pair together. */
-static unsigned int all_roles(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
-                              const struct key_info *info)
+unsigned int key_all_roles(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
+                           const struct key_info *info)
 {
 	return (info->flags & (KEY_WRAP_ROLES | KEY_CRYPT_ROLES)) | pair_roles(s, obj, info);
 }
 
-static bool mixes_roles(unsigned int roles)
+bool key_mixes_roles(unsigned int roles)
 {
 	return (roles & KEY_WRAP_ROLES) && (roles & KEY_CRYPT_ROLES);
 }
@@ -134,7 +133,7 @@ static CK_RV check_key_attrs(const struct hsmux_session_ref *s, enum hsmux_key_u
 	rv = check_rsa_size(pol, &info, CKR_KEY_SIZE_RANGE, use_fn(use), key);
 	if (rv != CKR_OK)
 		return rv;
-	if (crypt && mixes_roles(all_roles(s, key, &info)))
+	if (crypt && key_mixes_roles(key_all_roles(s, key, &info)))
 		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
 		                     "key %lu, or its key pair, also holds WRAP or UNWRAP",
 		                     (unsigned long)key);
@@ -185,7 +184,7 @@ static CK_RV check_wrapping_key(const struct hsmux_session_ref *s, CK_OBJECT_HAN
 	if (!(w->flags & KEY_WRAP))
 		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
 		                     "wrapping key %lu has no CKA_WRAP", (unsigned long)wk);
-	if (mixes_roles(all_roles(s, wk, w)))
+	if (key_mixes_roles(key_all_roles(s, wk, w)))
 		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
 		                     "wrapping key %lu, or its key pair, also encrypts or "
 		                     "decrypts",
@@ -285,7 +284,7 @@ CK_RV policy_check_unwrapping_key(const struct hsmux_session_ref *s, const CK_ME
 	if (!(u.flags & KEY_UNWRAP))
 		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
 		                     "unwrapping key %lu has no CKA_UNWRAP", (unsigned long)uk);
-	if (mixes_roles(all_roles(s, uk, &u)))
+	if (key_mixes_roles(key_all_roles(s, uk, &u)))
 		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
 		                     "unwrapping key %lu, or its key pair, also encrypts or "
 		                     "decrypts",
@@ -326,59 +325,4 @@ CK_RV hsmux_policy_set_operation_state(const struct hsmux_session_ref *s)
 	(void)s;
 	return policy_reject(CKR_SAVED_STATE_INVALID, "C_SetOperationState",
 	                     "hsmux exports no operation state, so it takes none");
-}
-
-static void add_reason(char *buf, size_t len, const char *reason)
-{
-	size_t used = strlen(buf);
-
-	if (used < len)
-		snprintf(buf + used, len - used, "%s%s", used ? "; " : "", reason);
-}
-
-bool hsmux_policy_key_status(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE key, char *reason,
-                             size_t reason_len)
-{
-	const struct hsmux_backend_policy *pol = policy_of(s->be);
-	struct key_info info;
-
-	reason[0] = '\0';
-	if (key_info_get(s, key, &info) != CKR_OK) {
-		add_reason(reason, reason_len, "its attributes cannot be read");
-		return false;
-	}
-	if (mixes_roles(all_roles(s, key, &info)))
-		add_reason(reason, reason_len,
-		           "it (or its key pair) holds a wrap role and an "
-		           "encrypt role, so it does neither");
-	if (key_info_is_key_with_secret(&info) && (info.known & KEY_SENSITIVE) &&
-	    !(info.flags & KEY_SENSITIVE))
-		add_reason(reason, reason_len, "it is not sensitive");
-	if (key_info_is_key_with_secret(&info) && (info.flags & KEY_EXTRACTABLE) &&
-	    pol->extractable == HSMUX_EXTRACTABLE_NO)
-		add_reason(reason, reason_len, "it is extractable");
-	if (info.key_type == CKK_RSA && info.bits && info.bits < pol->min_rsa_bits)
-		add_reason(reason, reason_len, "its RSA modulus is under the minimum size");
-	if (key_type_denied(info.key_type))
-		add_reason(reason, reason_len, "it is a DES key");
-	if ((info.flags & KEY_WRAP) && !(info.flags & (KEY_LOCAL | KEY_TRUSTED)))
-		add_reason(reason, reason_len,
-		           "it may wrap but was imported and is not trusted, "
-		           "so it wraps nothing");
-	return reason[0] == '\0';
-}
-
-CK_RV hsmux_policy_key_status_session(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
-                                      CK_BBOOL *within_rules, char *reason, size_t reason_len)
-{
-	struct hsmux_session_ref s;
-	CK_RV rv;
-
-	if (!within_rules || !reason || !reason_len)
-		return CKR_ARGUMENTS_BAD;
-	rv = hsmux_session_get(session, &s);
-	if (rv != CKR_OK)
-		return rv;
-	*within_rules = hsmux_policy_key_status(&s, key, reason, reason_len) ? CK_TRUE : CK_FALSE;
-	return CKR_OK;
 }
