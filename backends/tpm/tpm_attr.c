@@ -6,8 +6,6 @@
 
 #include <openssl/crypto.h>
 
-/* Upper bound for one attribute value in a file, far above any key attribute. */
-#define ATTR_VALUE_MAX (64u * 1024u)
 #define ATTR_COUNT_MAX 256u
 
 static CK_ATTRIBUTE *find_mutable(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type)
@@ -179,7 +177,7 @@ CK_RV tpm_attrs_parse(const uint8_t *buf, size_t len, size_t *pos, struct tpm_at
 		type = (uint64_t)get_u32(buf + p) << 32 | get_u32(buf + p + 4);
 		vlen = get_u32(buf + p + 8);
 		p += 12;
-		if (vlen > ATTR_VALUE_MAX || len - p < vlen)
+		if (vlen > TPM_ATTR_VALUE_MAX || len - p < vlen)
 			goto bad;
 		if (tpm_attrs_set(a, (CK_ATTRIBUTE_TYPE)type, buf + p, vlen) != CKR_OK)
 			goto bad;

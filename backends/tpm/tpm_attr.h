@@ -18,6 +18,9 @@
 #define TPM_CKA_TPM_PUBLIC  (CKA_VENDOR_DEFINED | 0x48540001UL) /* marshaled TPM2B_PUBLIC */
 #define TPM_CKA_TPM_PRIVATE (CKA_VENDOR_DEFINED | 0x48540002UL) /* marshaled TPM2B_PRIVATE */
 
+/* Upper bound for one attribute value, far above any key or certificate attribute. */
+#define TPM_ATTR_VALUE_MAX (64u * 1024u)
+
 struct tpm_attrs {
 	CK_ATTRIBUTE *v; /* each pValue is owned, NULL when ulValueLen is 0 */
 	size_t n;
@@ -28,7 +31,7 @@ CK_RV tpm_attrs_set(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type, const void *val
 CK_RV tpm_attrs_set_bool(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type, CK_BBOOL value);
 CK_RV tpm_attrs_set_ulong(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type, CK_ULONG value);
 
-/* The attribute of that type, or NULL. */
+/* The attribute of that type, or NULL. The pointer is valid until a's next change. */
 const CK_ATTRIBUTE *tpm_attrs_find(const struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type);
 
 /* The boolean value of type, or def when it is absent or malformed. */

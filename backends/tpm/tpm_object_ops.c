@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/tpm/tpm_create.h"
 #include "backends/tpm/tpm_crypto.h"
 #include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_object_ops.h"
@@ -34,6 +35,20 @@ static bool hidden_attribute(CK_ATTRIBUTE_TYPE type)
 static bool is_token_object(const struct tpm_object *obj)
 {
 	return obj->file[0] != '\0';
+}
+
+CK_RV tpm_create_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl,
+                        CK_ULONG count, CK_OBJECT_HANDLE_PTR obj)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = tpm_create_object_locked(tok, sess, tmpl, count, obj);
+	unlock_token(tok);
+	return rv;
 }
 
 CK_RV tpm_destroy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)

@@ -7,6 +7,8 @@
 
 #include "backends/backend.h"
 
+CK_RV tpm_create_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl,
+                        CK_ULONG count, CK_OBJECT_HANDLE_PTR obj);
 CK_RV tpm_destroy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj);
 CK_RV tpm_get_object_size(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                           CK_ULONG_PTR size);

@@ -59,6 +59,16 @@ for pair in ec256:03:sha256 ec384:04:sha384; do
 	assert_contains "$out" "Verified OK" "$label ECDSA signature"
 done
 
+log "pkcs11-tool --write-object: a certificate stored beside its TPM key"
+run openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -outform DER -out cert.der \
+	-subj "/CN=tpm cert" -days 1 >/dev/null
+p11tool_run --token-label "$TOKEN" --login --pin "$USER_PIN" --write-object cert.der \
+	--type cert --id 01 --label rsa2048 >/dev/null
+out=$(p11tool_run --token-label "$TOKEN" --list-objects --type cert)
+assert_contains "$out" "label:      rsa2048" "certificate listed by a new process"
+p11tool_run --token-label "$TOKEN" --read-object --type cert --id 01 -o cert.read.der >/dev/null
+cmp -s cert.der cert.read.der || fail "the certificate read back differs from the one written"
+
 cat >engine.cnf <<EOF2
 openssl_conf = openssl_init
 [openssl_init]

@@ -622,6 +622,113 @@ static void test_tpm_conformance_mechanism_sweep(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
+static void test_tpm_conformance_create_objects(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot), ro;
+	CK_OBJECT_CLASS cert_cls = CKO_CERTIFICATE, data_cls = CKO_DATA, pub_cls = CKO_PUBLIC_KEY;
+	CK_OBJECT_CLASS priv_cls = CKO_PRIVATE_KEY;
+	CK_CERTIFICATE_TYPE x509 = CKC_X_509;
+	CK_KEY_TYPE rsa = CKK_RSA;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BYTE der[4096], value[4096], modulus[512], e[] = {1, 0, 1};
+	char cert_path[256], key_path[256];
+	CK_ATTRIBUTE mod_attr = {CKA_MODULUS, modulus, sizeof(modulus)};
+	CK_OBJECT_HANDLE h, pub, found[4];
+	CK_ULONG n = 0;
+	size_t der_len;
+	FILE *f;
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	path_of(cert_path, sizeof(cert_path), "cert.der");
+	path_of(key_path, sizeof(key_path), "cert.key");
+	CU_ASSERT_FATAL(tpm_p11_run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	                            "-nodes -keyout %s -outform DER -out %s -subj /CN=tpm -days 1 "
+	                            "2>/dev/null",
+	                            key_path, cert_path));
+	f = fopen(cert_path, "rb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	der_len = fread(der, 1, sizeof(der), f);
+	fclose(f);
+
+	CK_ATTRIBUTE cert[] = {
+	    {CKA_CLASS, &cert_cls, sizeof(cert_cls)},
+	    {CKA_CERTIFICATE_TYPE, &x509, sizeof(x509)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_LABEL, "cert", 4},
+	    {CKA_ID, "c1", 2},
+	    {CKA_SUBJECT, "subject", 7},
+	    {CKA_VALUE, der, der_len},
+	};
+	CK_ATTRIBUTE by_id[] = {{CKA_CLASS, &cert_cls, sizeof(cert_cls)}, {CKA_ID, "c1", 2}};
+	CK_ATTRIBUTE read_value = {CKA_VALUE, value, sizeof(value)};
+
+	CU_ASSERT_EQUAL(p11->C_CreateObject(s, cert, 6, &h), CKR_TEMPLATE_INCOMPLETE);
+	CU_ASSERT_EQUAL_FATAL(p11->C_CreateObject(s, cert, 7, &h), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_FindObjectsInit(s, by_id, 2), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_FindObjects(s, found, 4, &n), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_FindObjectsFinal(s), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, found[0], &read_value, 1), CKR_OK);
+	CU_ASSERT_EQUAL(read_value.ulValueLen, der_len);
+	CU_ASSERT_EQUAL(memcmp(value, der, der_len), 0);
+
+	/* A public key object from the numbers of a TPM key. */
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PUBLIC_KEY, "rsa2048", &pub), 1);
+	CU_ASSERT_EQUAL_FATAL(p11->C_GetAttributeValue(s, pub, &mod_attr, 1), CKR_OK);
+	CK_ATTRIBUTE pubkey[] = {
+	    {CKA_CLASS, &pub_cls, sizeof(pub_cls)},
+	    {CKA_KEY_TYPE, &rsa, sizeof(rsa)},
+	    {CKA_LABEL, "imported", 8},
+	    {CKA_MODULUS, modulus, mod_attr.ulValueLen},
+	    {CKA_PUBLIC_EXPONENT, e, sizeof(e)},
+	};
+	CK_ULONG bits = 0;
+	CK_ATTRIBUTE bits_attr = {CKA_MODULUS_BITS, &bits, sizeof(bits)};
+
+	CU_ASSERT_EQUAL_FATAL(p11->C_CreateObject(s, pubkey, 5, &h), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, h, &bits_attr, 1), CKR_OK);
+	CU_ASSERT_EQUAL(bits, 2048);
+	CU_ASSERT_EQUAL(p11->C_CreateObject(s, pubkey, 4, &h), CKR_TEMPLATE_INCOMPLETE);
+
+	/* A session data object, and the templates that must fail. */
+	CK_ATTRIBUTE data_obj[] = {
+	    {CKA_CLASS, &data_cls, sizeof(data_cls)},
+	    {CKA_LABEL, "note", 4},
+	    {CKA_VALUE, "hello", 5},
+	    {CKA_PRIVATE, &no, sizeof(no)},
+	};
+	CK_ATTRIBUTE private_data[] = {
+	    {CKA_CLASS, &data_cls, sizeof(data_cls)},
+	    {CKA_PRIVATE, &yes, sizeof(yes)},
+	};
+	CK_ATTRIBUTE token_data[] = {
+	    {CKA_CLASS, &data_cls, sizeof(data_cls)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	};
+	CK_ATTRIBUTE private_key[] = {{CKA_CLASS, &priv_cls, sizeof(priv_cls)}};
+	CK_ATTRIBUTE unknown[] = {
+	    {CKA_CLASS, &data_cls, sizeof(data_cls)},
+	    {CKA_MODULUS, "x", 1},
+	};
+
+	CU_ASSERT_EQUAL(p11->C_CreateObject(s, data_obj, 4, &h), CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_DATA, "note", NULL), 1);
+	CU_ASSERT_EQUAL(p11->C_CreateObject(s, private_data, 2, &h), CKR_ATTRIBUTE_VALUE_INVALID);
+	CU_ASSERT_EQUAL(p11->C_CreateObject(s, private_key, 1, &h), CKR_ATTRIBUTE_VALUE_INVALID);
+	CU_ASSERT_EQUAL(p11->C_CreateObject(s, unknown, 2, &h), CKR_ATTRIBUTE_TYPE_INVALID);
+	CU_ASSERT_EQUAL_FATAL(p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &ro),
+	                      CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_CreateObject(ro, token_data, 2, &h), CKR_SESSION_READ_ONLY);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(ro), CKR_OK);
+
+	/* Session objects end with their session. */
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+	s = tpm_p11_login(slot);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_DATA, "note", NULL), 0);
+	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_CERTIFICATE, "cert", NULL), 1);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
 static void test_tpm_conformance_destroy(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(slot);
@@ -665,6 +772,8 @@ int main(int argc, char **argv)
 	            test_tpm_conformance_digest_random);
 	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
 	            test_tpm_conformance_mechanism_sweep);
+	CU_add_test(suite, "test_tpm_conformance_create_objects",
+	            test_tpm_conformance_create_objects);
 	CU_add_test(suite, "test_tpm_conformance_destroy", test_tpm_conformance_destroy);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
