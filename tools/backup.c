@@ -9,12 +9,19 @@
 int cmd_backup(struct cli *cli, int argc, char **argv);
 int cmd_restore(struct cli *cli, int argc, char **argv);
 
-static void backup_usage(FILE *out)
+static void backup_usage(FILE *out, bool restore)
 {
-	fputs("Usage: hsmux backup --token TOKEN --out FILE [--pin-file FILE]\n"
-	      "       hsmux backup inspect FILE\n"
-	      "       hsmux restore --token TOKEN --in FILE [--pin-file FILE]\n"
-	      "\n"
+	if (restore)
+		fputs("Usage: hsmux restore --token TOKEN --in FILE [--pin-file FILE]\n"
+		      "       hsmux backup --token TOKEN --out FILE [--pin-file FILE]\n"
+		      "       hsmux backup inspect FILE\n",
+		      out);
+	else
+		fputs("Usage: hsmux backup --token TOKEN --out FILE [--pin-file FILE]\n"
+		      "       hsmux backup inspect FILE\n"
+		      "       hsmux restore --token TOKEN --in FILE [--pin-file FILE]\n",
+		      out);
+	fputs("\n"
 	      "backup writes every object of the token, in the backend's own protected\n"
 	      "form, encrypted under a key derived from the security-domain key; the file\n"
 	      "is written atomically. backup inspect prints the manifest (time, security\n"
@@ -50,10 +57,10 @@ static int parse(int argc, char **argv, const char **token, const char **file,
 		else if ((c == 'o' && !restore) || (c == 'i' && restore))
 			*file = optarg;
 		else if (c == 'h') {
-			backup_usage(stdout);
+			backup_usage(stdout, restore);
 			return -1;
 		} else {
-			backup_usage(stderr);
+			backup_usage(stderr, restore);
 			return CLI_EXIT_USAGE;
 		}
 	}
