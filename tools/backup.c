@@ -41,12 +41,12 @@ static void backup_usage(FILE *out, bool restore)
 }
 
 static int parse(int argc, char **argv, const char **token, const char **file,
-		 const char **pin_file, bool restore)
+                 const char **pin_file, bool restore)
 {
 	static const struct option options[] = {
-	    {"token", required_argument, NULL, 't'},  {"out", required_argument, NULL, 'o'},
-	    {"in", required_argument, NULL, 'i'},     {"pin-file", required_argument, NULL, 'p'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	    {"token", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
+	    {"in", required_argument, NULL, 'i'},    {"pin-file", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -66,8 +66,8 @@ static int parse(int argc, char **argv, const char **token, const char **file,
 	}
 	if (optind < argc || !*token || !*file) {
 		cli_error("%s needs --token and %s; see `hsmux %s --help`",
-			  restore ? "restore" : "backup", restore ? "--in" : "--out",
-			  restore ? "restore" : "backup");
+		          restore ? "restore" : "backup", restore ? "--in" : "--out",
+		          restore ? "restore" : "backup");
 		return CLI_EXIT_USAGE;
 	}
 	return 0;
@@ -111,7 +111,7 @@ static int run(struct cli *cli, int argc, char **argv, bool restore)
 	if (sd_cli_open(cli, token, pin_file, &s) != 0)
 		return CLI_EXIT_FAILURE;
 	rv = restore ? s.admin->restore(s.session, file, err, sizeof(err))
-		     : s.admin->backup(s.session, file, err, sizeof(err));
+	             : s.admin->backup(s.session, file, err, sizeof(err));
 	/* A restore closes the slot's sessions itself. */
 	if (restore && rv == CKR_OK)
 		s.session = CK_INVALID_HANDLE;

@@ -84,25 +84,40 @@ struct sd_opts {
 
 static int parse_opts(int argc, char **argv, struct sd_opts *o)
 {
-	static const struct option options[] = {
-	    {"token", required_argument, NULL, 't'},   {"pin-file", required_argument, NULL, 'p'},
-	    {"out", required_argument, NULL, 'o'},     {"in", required_argument, NULL, 'i'},
-	    {"sd", required_argument, NULL, 's'},      {"exchange", required_argument, NULL, 'e'},
-	    {"custodian", required_argument, NULL, 'c'},
-	    {"custodian-key", required_argument, NULL, 'k'},
-	    {"quorum", required_argument, NULL, 'q'},  {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option options[] = {{"token", required_argument, NULL, 't'},
+	                                        {"pin-file", required_argument, NULL, 'p'},
+	                                        {"out", required_argument, NULL, 'o'},
+	                                        {"in", required_argument, NULL, 'i'},
+	                                        {"sd", required_argument, NULL, 's'},
+	                                        {"exchange", required_argument, NULL, 'e'},
+	                                        {"custodian", required_argument, NULL, 'c'},
+	                                        {"custodian-key", required_argument, NULL, 'k'},
+	                                        {"quorum", required_argument, NULL, 'q'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
 	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
-		case 't': o->token = optarg; break;
-		case 'p': o->pin_file = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'i': o->in = optarg; break;
-		case 's': o->sd = optarg; break;
-		case 'e': o->exchange = optarg; break;
+		case 't':
+			o->token = optarg;
+			break;
+		case 'p':
+			o->pin_file = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'i':
+			o->in = optarg;
+			break;
+		case 's':
+			o->sd = optarg;
+			break;
+		case 'e':
+			o->exchange = optarg;
+			break;
 		case 'c':
 		case 'k':
 			if (o->n_files == SD_CUSTODIANS_MAX) {
@@ -118,13 +133,16 @@ static int parse_opts(int argc, char **argv, struct sd_opts *o)
 				return CLI_EXIT_USAGE;
 			}
 			break;
-		case 'h': sd_usage(stdout); return -1;
-		default: sd_usage(stderr); return CLI_EXIT_USAGE;
+		case 'h':
+			sd_usage(stdout);
+			return -1;
+		default:
+			sd_usage(stderr);
+			return CLI_EXIT_USAGE;
 		}
 	}
-	return optind < argc ? (cli_error("unexpected argument '%s'", argv[optind]),
-				CLI_EXIT_USAGE)
-			     : 0;
+	return optind < argc ? (cli_error("unexpected argument '%s'", argv[optind]), CLI_EXIT_USAGE)
+	                     : 0;
 }
 
 static int need(const char *value, const char *option, const char *action)
@@ -150,22 +168,24 @@ static int sd_download(struct cli *cli, const struct sd_opts *o)
 	if (o->n_files < SD_CUSTODIANS_MIN || o->quorum < SD_QUORUM_MIN ||
 	    (size_t)o->quorum > o->n_files) {
 		cli_error("give %d to %d --custodian keys and a --quorum from %d to their number "
-			  "(%zu keys, quorum %ld given)", SD_CUSTODIANS_MIN, SD_CUSTODIANS_MAX,
-			  SD_QUORUM_MIN, o->n_files, o->quorum);
+		          "(%zu keys, quorum %ld given)",
+		          SD_CUSTODIANS_MIN, SD_CUSTODIANS_MAX, SD_QUORUM_MIN, o->n_files,
+		          o->quorum);
 		return CLI_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < o->n_files; i++) {
 		der[i] = custodian_der(o->files[i], &len[i]);
 		if (!der[i]) {
 			cli_error("custodian key '%s' is not a PEM public key or certificate; "
-				  "give the custodian's RSA public key", o->files[i]);
+			          "give the custodian's RSA public key",
+			          o->files[i]);
 			goto out;
 		}
 	}
 	if (sd_cli_open(cli, o->token, o->pin_file, &s) != 0)
 		goto out;
 	rv = s.admin->sd_activate(s.session, (const unsigned char *const *)der, len, o->n_files,
-				  (unsigned int)o->quorum, o->out, err, sizeof(err));
+	                          (unsigned int)o->quorum, o->out, err, sizeof(err));
 	if (rv == CKR_OK)
 		rv = s.admin->sd_fingerprint(s.session, fp, err, sizeof(err));
 	sd_cli_close(cli, &s);
@@ -197,7 +217,7 @@ static int sd_token_action(struct cli *cli, const struct sd_opts *o, bool upload
 	if (sd_cli_open(cli, o->token, o->pin_file, &s) != 0)
 		return CLI_EXIT_FAILURE;
 	rv = upload ? s.admin->sd_upload(s.session, file, err, sizeof(err))
-		    : s.admin->sd_init_recovery(s.session, file, err, sizeof(err));
+	            : s.admin->sd_init_recovery(s.session, file, err, sizeof(err));
 	sd_cli_close(cli, &s);
 	if (rv != CKR_OK) {
 		sd_cli_fail(upload ? "sd upload" : "sd init-recovery", rv, err);
@@ -205,10 +225,12 @@ static int sd_token_action(struct cli *cli, const struct sd_opts *o, bool upload
 	}
 	if (upload)
 		printf("Token '%s' now holds the security-domain key; restore a backup with "
-		       "`hsmux restore --token %s --in FILE`.\n", o->token, o->token);
+		       "`hsmux restore --token %s --in FILE`.\n",
+		       o->token, o->token);
 	else
 		printf("Wrote the exchange key of token '%s' to %s; the custodians run `hsmux "
-		       "sd recover` with it.\n", o->token, file);
+		       "sd recover` with it.\n",
+		       o->token, file);
 	return CLI_EXIT_OK;
 }
 

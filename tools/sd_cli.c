@@ -3,8 +3,7 @@
 
 #include "sd_cli.h"
 
-int sd_cli_open(struct cli *cli, const char *token, const char *pin_file,
-		struct sd_cli_session *s)
+int sd_cli_open(struct cli *cli, const char *token, const char *pin_file, struct sd_cli_session *s)
 {
 	CK_VERSION v = {HSMUX_ADMIN_VERSION_MAJOR, HSMUX_ADMIN_VERSION_MINOR};
 	CK_C_GetInterface get_interface;
@@ -16,11 +15,12 @@ int sd_cli_open(struct cli *cli, const char *token, const char *pin_file,
 		return 1;
 	get_interface = (CK_C_GetInterface)dlsym(cli->dl, "C_GetInterface");
 	rv = get_interface ? get_interface((CK_UTF8CHAR_PTR)HSMUX_ADMIN_INTERFACE, &v, &iface, 0)
-			   : CKR_FUNCTION_NOT_SUPPORTED;
+	                   : CKR_FUNCTION_NOT_SUPPORTED;
 	if (rv != CKR_OK || !iface || !iface->pFunctionList) {
 		cli_error("module '%s' has no \"%s\" interface %d.%d (%s); use libhsmux.so with "
-			  "--module PATH", cli->module_path, HSMUX_ADMIN_INTERFACE,
-			  HSMUX_ADMIN_VERSION_MAJOR, HSMUX_ADMIN_VERSION_MINOR, cli_rv_name(rv));
+		          "--module PATH",
+		          cli->module_path, HSMUX_ADMIN_INTERFACE, HSMUX_ADMIN_VERSION_MAJOR,
+		          HSMUX_ADMIN_VERSION_MINOR, cli_rv_name(rv));
 		return 1;
 	}
 	s->admin = iface->pFunctionList;

@@ -17,8 +17,7 @@ struct sd_cli_session {
  * prompt) and gets the "hsmux admin" interface of the module. Returns 0, or
  * 1 after printing a message.
  */
-int sd_cli_open(struct cli *cli, const char *token, const char *pin_file,
-		struct sd_cli_session *s);
+int sd_cli_open(struct cli *cli, const char *token, const char *pin_file, struct sd_cli_session *s);
 void sd_cli_close(struct cli *cli, struct sd_cli_session *s);
 
 /* Prints "hsmux: ACTION: ERR", or the action and the CK_RV name when err is empty. */
@@ -30,6 +29,6 @@ void sd_cli_fail(const char *action, CK_RV rv, const char *err);
  * exchange key. Returns the exit status after printing what happened.
  */
 int sd_cmd_recover_opts(const char *sd_path, const char *const *key_files, size_t n,
-			const char *exchange_path, const char *out_path);
+                        const char *exchange_path, const char *out_path);
 
 #endif /* HSMUX_TOOLS_SD_CLI_H */

@@ -23,14 +23,14 @@ static EVP_PKEY *read_key(const char *path, bool private_key)
 
 	if (bio)
 		key = private_key ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
-				  : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+		                  : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	return key;
 }
 
 static int load_inputs(const char *sd_path, const char *const *key_files, size_t n,
-		       const char *exchange_path, struct sd_doc *doc, EVP_PKEY **keys,
-		       EVP_PKEY **exchange)
+                       const char *exchange_path, struct sd_doc *doc, EVP_PKEY **keys,
+                       EVP_PKEY **exchange)
 {
 	char err[256] = "", *text;
 	size_t len = 0;
@@ -51,22 +51,24 @@ static int load_inputs(const char *sd_path, const char *const *key_files, size_t
 		keys[i] = read_key(key_files[i], true);
 		if (!keys[i]) {
 			cli_error("cannot read custodian key '%s': give the custodian's RSA "
-				  "private key in PEM", key_files[i]);
+			          "private key in PEM",
+			          key_files[i]);
 			return CLI_EXIT_FAILURE;
 		}
 	}
 	*exchange = read_key(exchange_path, false);
 	if (!*exchange) {
 		cli_error("cannot read exchange key '%s': give the public key that `hsmux sd "
-			  "init-recovery` wrote", exchange_path);
+		          "init-recovery` wrote",
+		          exchange_path);
 		return CLI_EXIT_FAILURE;
 	}
 	return CLI_EXIT_OK;
 }
 
 static int recover_and_write(const struct sd_doc *doc, EVP_PKEY **keys,
-			     const char *const *key_files, size_t n, EVP_PKEY *exchange,
-			     const char *sd_path, const char *out_path)
+                             const char *const *key_files, size_t n, EVP_PKEY *exchange,
+                             const char *sd_path, const char *out_path)
 {
 	struct sd_secret key = {0};
 	char report[2048] = "", err[256] = "", *upload = NULL;
@@ -98,7 +100,7 @@ out:
 }
 
 int sd_cmd_recover_opts(const char *sd_path, const char *const *key_files, size_t n,
-			const char *exchange_path, const char *out_path)
+                        const char *exchange_path, const char *out_path)
 {
 	EVP_PKEY *keys[SD_CUSTODIANS_MAX] = {0}, *exchange = NULL;
 	struct sd_doc doc = {0};
@@ -106,7 +108,7 @@ int sd_cmd_recover_opts(const char *sd_path, const char *const *key_files, size_
 
 	if (!sd_path || !exchange_path || !out_path || n == 0) {
 		cli_error("sd recover needs --sd, --custodian-key (once per custodian), "
-			  "--exchange and --out; see `hsmux sd --help`");
+		          "--exchange and --out; see `hsmux sd --help`");
 		return CLI_EXIT_USAGE;
 	}
 	status = load_inputs(sd_path, key_files, n, exchange_path, &doc, keys, &exchange);

@@ -23,7 +23,7 @@ CK_RV softhsm_token_dir(struct hsmux_backend *be, CK_SLOT_ID slot, char *dir, si
 
 /* The store directory (parent of tokendir) and SoftHSM's config file in it. */
 CK_RV softhsm_store_paths(struct hsmux_backend *be, char *store, size_t store_len, char *conf,
-			  size_t conf_len);
+                          size_t conf_len);
 
 /*
  * Walks a SoftHSM object file. Returns its number of attributes, or -1 when
@@ -31,7 +31,7 @@ CK_RV softhsm_store_paths(struct hsmux_backend *be, char *store, size_t store_le
  * the attribute want_type, if the file has one (it points into data).
  */
 long softhsm_object_walk(const unsigned char *data, size_t len, uint64_t want_type,
-			 const unsigned char **value, size_t *value_len);
+                         const unsigned char **value, size_t *value_len);
 
 /*
  * Checks that data is a whole SoftHSM object file: a generation counter,
@@ -41,9 +41,9 @@ bool softhsm_object_file_valid(const unsigned char *data, size_t len);
 
 /* Snapshot of one token directory, the core of the backup op (no backend needed). */
 CK_RV softhsm_snapshot_dir(const char *dir, CK_RV (*begin)(void *ctx),
-			   CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
-					 CK_ULONG len),
-			   void *ctx);
+                           CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
+                                         CK_ULONG len),
+                           void *ctx);
 
 /*
  * Builds a new token directory from next() in a temporary directory under
@@ -52,17 +52,17 @@ CK_RV softhsm_snapshot_dir(const char *dir, CK_RV (*begin)(void *ctx),
  * there); it may be NULL.
  */
 CK_RV softhsm_replace_dir(const char *dir, const char *stage_parent,
-			  CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
-					CK_ULONG *len),
-			  void *ctx, void (*swap_hook)(void *hook_ctx), void *hook_ctx);
+                          CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
+                                        CK_ULONG *len),
+                          void *ctx, void (*swap_hook)(void *hook_ctx), void *hook_ctx);
 
 CK_RV softhsm_backup_export(struct hsmux_backend *be, CK_SLOT_ID slot, CK_RV (*begin)(void *ctx),
-			    CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
-					  CK_ULONG len),
-			    void *ctx);
+                            CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
+                                          CK_ULONG len),
+                            void *ctx);
 CK_RV softhsm_backup_import(struct hsmux_backend *be, CK_SLOT_ID slot,
-			    CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
-					  CK_ULONG *len),
-			    void *ctx);
+                            CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
+                                          CK_ULONG *len),
+                            void *ctx);
 
 #endif /* HSMUX_SOFTHSM_STORE_H */

@@ -15,7 +15,7 @@
 #define SOFTHSM_ATTR_TOKEN_SERIAL 0x8000534AUL
 
 CK_RV softhsm_store_paths(struct hsmux_backend *be, char *store, size_t store_len, char *conf,
-			  size_t conf_len)
+                          size_t conf_len)
 {
 	struct hsmux_config *cfg = NULL;
 	char err[256], data[PATH_MAX];
@@ -51,7 +51,8 @@ static bool serial_matches(const char *path, const char *serial)
 		return false;
 	len = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	if (softhsm_object_walk(buf, len, SOFTHSM_ATTR_TOKEN_SERIAL, &value, &value_len) <= 0 || !value)
+	if (softhsm_object_walk(buf, len, SOFTHSM_ATTR_TOKEN_SERIAL, &value, &value_len) <= 0 ||
+	    !value)
 		return false;
 	while (value_len > 0 && value[value_len - 1] == ' ')
 		value_len--;
@@ -101,7 +102,9 @@ CK_RV softhsm_token_dir(struct hsmux_backend *be, CK_SLOT_ID slot, char *dir, si
 	snprintf(tokens, sizeof(tokens), "%s/tokens", store);
 	rv = scan_tokens(tokens, serial, dir, len);
 	if (rv != CKR_OK)
-		hsmux_trace(HSMUX_TRACE_BACKEND, "backend '%s': no token directory with serial %s "
-			    "under %s", be->name, serial, tokens);
+		hsmux_trace(HSMUX_TRACE_BACKEND,
+		            "backend '%s': no token directory with serial %s "
+		            "under %s",
+		            be->name, serial, tokens);
 	return rv;
 }

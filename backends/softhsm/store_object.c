@@ -28,7 +28,7 @@ static bool read_u64(const unsigned char *p, size_t len, size_t *pos, uint64_t *
 
 /* Skips one attribute value of kind; gives its byte-string value in *bytes when it has one. */
 static bool skip_value(const unsigned char *p, size_t len, size_t *pos, uint64_t kind,
-		       const unsigned char **bytes, size_t *bytes_len)
+                       const unsigned char **bytes, size_t *bytes_len)
 {
 	uint64_t n;
 
@@ -59,7 +59,7 @@ static bool skip_value(const unsigned char *p, size_t len, size_t *pos, uint64_t
 }
 
 long softhsm_object_walk(const unsigned char *p, size_t len, uint64_t want_type,
-			const unsigned char **value, size_t *value_len)
+                         const unsigned char **value, size_t *value_len)
 {
 	size_t pos = 0;
 	uint64_t generation, type, kind;
@@ -88,4 +88,3 @@ bool softhsm_object_file_valid(const unsigned char *data, size_t len)
 	/* A file with a generation counter but no attribute is an object still being made. */
 	return softhsm_object_walk(data, len, 0, NULL, NULL) > 0;
 }
-

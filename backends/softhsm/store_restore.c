@@ -86,9 +86,9 @@ static bool has_suffix(const char *name, const char *suffix)
 
 /* Fills the staging directory from next(); checks every object file and that token.object came. */
 static CK_RV stage_files(const char *stage,
-			 CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
-				       CK_ULONG *len),
-			 void *ctx)
+                         CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
+                                       CK_ULONG *len),
+                         void *ctx)
 {
 	int dfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool token_object = false;
@@ -123,9 +123,9 @@ static CK_RV stage_files(const char *stage,
 }
 
 CK_RV softhsm_replace_dir(const char *dir, const char *stage_parent,
-			  CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
-					CK_ULONG *len),
-			  void *ctx, void (*swap_hook)(void *hook_ctx), void *hook_ctx)
+                          CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
+                                        CK_ULONG *len),
+                          void *ctx, void (*swap_hook)(void *hook_ctx), void *hook_ctx)
 {
 	char stage[PATH_MAX], parent[PATH_MAX];
 	const char *slash = strrchr(dir, '/');
@@ -133,7 +133,7 @@ CK_RV softhsm_replace_dir(const char *dir, const char *stage_parent,
 
 	if (!slash || (size_t)(slash - dir) >= sizeof(parent) ||
 	    snprintf(stage, sizeof(stage), "%s/.hsmux-restore-XXXXXX", stage_parent) >=
-		    (int)sizeof(stage))
+	        (int)sizeof(stage))
 		return CKR_GENERAL_ERROR;
 	memcpy(parent, dir, (size_t)(slash - dir));
 	parent[slash - dir] = '\0';
@@ -163,9 +163,9 @@ CK_RV softhsm_replace_dir(const char *dir, const char *stage_parent,
 }
 
 CK_RV softhsm_backup_export(struct hsmux_backend *be, CK_SLOT_ID slot, CK_RV (*begin)(void *ctx),
-			    CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
-					  CK_ULONG len),
-			    void *ctx)
+                            CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
+                                          CK_ULONG len),
+                            void *ctx)
 {
 	char dir[PATH_MAX];
 	CK_RV rv = softhsm_token_dir(be, slot, dir, sizeof(dir));
@@ -181,7 +181,11 @@ struct restart {
 	bool stopped;
 };
 
-/* SoftHSM caches the token in memory, so it stops before the swap and starts after it. */
+/*
+ * SoftHSM caches the token in memory, so it stops before the swap and starts after it.
+ * NOTE: another thread of this process that calls SoftHSM meanwhile gets
+ * CKR_CRYPTOKI_NOT_INITIALIZED or a stale handle; nothing serializes it.
+ */
 static void stop_softhsm(void *hook_ctx)
 {
 	struct restart *r = hook_ctx;
@@ -210,9 +214,9 @@ static CK_RV start_softhsm(struct restart *r)
 }
 
 CK_RV softhsm_backup_import(struct hsmux_backend *be, CK_SLOT_ID slot,
-			    CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
-					  CK_ULONG *len),
-			    void *ctx)
+                            CK_RV (*next)(void *ctx, const char **name, const unsigned char **data,
+                                          CK_ULONG *len),
+                            void *ctx)
 {
 	char dir[PATH_MAX], store[PATH_MAX - 16], conf[PATH_MAX];
 	struct restart r = {.be = be, .conf = conf};
@@ -231,6 +235,6 @@ CK_RV softhsm_backup_import(struct hsmux_backend *be, CK_SLOT_ID slot,
 			rv = start;
 	}
 	hsmux_trace(HSMUX_TRACE_BACKEND, "backend '%s': restore into %s: 0x%lx", be->name, dir,
-		    (unsigned long)rv);
+	            (unsigned long)rv);
 	return rv;
 }

@@ -37,9 +37,9 @@
 
 #include "backends/softhsm/store.h"
 
-#define SNAPSHOT_ATTEMPTS 100
+#define SNAPSHOT_ATTEMPTS  100
 #define SNAPSHOT_FILES_MAX 100000
-#define SNAPSHOT_FILE_MAX (64u << 20)
+#define SNAPSHOT_FILE_MAX  (64u << 20)
 
 struct snap_file {
 	char name[NAME_MAX + 1];
@@ -143,7 +143,7 @@ static CK_RV lock_all(struct snapshot *s)
 		if (lock_fd(s->files[i].fd, F_OFD_SETLK) != 0) {
 			close(dfd);
 			return (errno == EAGAIN || errno == EACCES) ? CKR_FUNCTION_CANCELED
-								    : CKR_GENERAL_ERROR;
+			                                            : CKR_GENERAL_ERROR;
 		}
 		s->files[i].locked = true;
 	}
@@ -187,9 +187,9 @@ static bool file_valid(const char *name, const unsigned char *data, size_t len)
 
 /* Reads every file once (emitting it when file is set) and records or checks its digest. */
 static CK_RV read_pass(struct snapshot *s, bool first,
-		       CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
-				     CK_ULONG len),
-		       void *ctx)
+                       CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
+                                     CK_ULONG len),
+                       void *ctx)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		unsigned char *data = NULL, digest[32];
@@ -233,9 +233,9 @@ static bool listing_unchanged(const struct snapshot *s)
 }
 
 static CK_RV snapshot_once(struct snapshot *s,
-			   CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
-					 CK_ULONG len),
-			   void *ctx)
+                           CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
+                                         CK_ULONG len),
+                           void *ctx)
 {
 	CK_RV rv = list_files(s->dir, &s->files, &s->n);
 
@@ -254,9 +254,9 @@ static CK_RV snapshot_once(struct snapshot *s,
 }
 
 CK_RV softhsm_snapshot_dir(const char *dir, CK_RV (*begin)(void *ctx),
-			   CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
-					 CK_ULONG len),
-			   void *ctx)
+                           CK_RV (*file)(void *ctx, const char *name, const unsigned char *data,
+                                         CK_ULONG len),
+                           void *ctx)
 {
 	struct snapshot s = {.dir = dir};
 	CK_RV rv = CKR_FUNCTION_CANCELED;

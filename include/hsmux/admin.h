@@ -29,11 +29,11 @@
 
 #include "hsmux/pkcs11.h"
 
-#define HSMUX_ADMIN_INTERFACE "hsmux admin"
+#define HSMUX_ADMIN_INTERFACE     "hsmux admin"
 #define HSMUX_ADMIN_VERSION_MAJOR 1
 #define HSMUX_ADMIN_VERSION_MINOR 0
 
-#define HSMUX_SD_KEY_LABEL "hsmux security domain"
+#define HSMUX_SD_KEY_LABEL      "hsmux security domain"
 #define HSMUX_SD_EXCHANGE_LABEL "hsmux security-domain exchange"
 
 struct hsmux_admin_functions {
@@ -49,25 +49,26 @@ struct hsmux_admin_functions {
 	 * that has a security domain already gives CKR_FUNCTION_REJECTED.
 	 * When storing the key fails, sd_path is removed again.
 	 */
-	CK_RV (*sd_activate)(CK_SESSION_HANDLE session, const unsigned char *const *custodian_spki,
-			     const size_t *spki_len, size_t n, unsigned int quorum,
-			     const char *sd_path, char *err, size_t err_len);
+	CK_RV (*sd_activate)
+	(CK_SESSION_HANDLE session, const unsigned char *const *custodian_spki,
+	 const size_t *spki_len, size_t n, unsigned int quorum, const char *sd_path, char *err,
+	 size_t err_len);
 
 	/*
 	 * Writes the security domain's fingerprint (64 hex digits and a NUL)
 	 * to fingerprint, or gives CKR_KEY_NEEDED when the token has no
 	 * security domain.
 	 */
-	CK_RV (*sd_fingerprint)(CK_SESSION_HANDLE session, char fingerprint[65], char *err,
-				size_t err_len);
+	CK_RV (*sd_fingerprint)
+	(CK_SESSION_HANDLE session, char fingerprint[65], char *err, size_t err_len);
 
 	/*
 	 * Makes the token's RSA-3072 exchange key (replacing an earlier one)
 	 * and writes its public key as PEM to pem_path. A token with a
 	 * security domain gives CKR_FUNCTION_REJECTED.
 	 */
-	CK_RV (*sd_init_recovery)(CK_SESSION_HANDLE session, const char *pem_path, char *err,
-				  size_t err_len);
+	CK_RV (*sd_init_recovery)
+	(CK_SESSION_HANDLE session, const char *pem_path, char *err, size_t err_len);
 
 	/*
 	 * Reads upload.json, unwraps the security-domain key with the
@@ -78,8 +79,8 @@ struct hsmux_admin_functions {
 	 * token without an exchange key gives CKR_KEY_NEEDED; one with a
 	 * security domain, CKR_FUNCTION_REJECTED.
 	 */
-	CK_RV (*sd_upload)(CK_SESSION_HANDLE session, const char *upload_path, char *err,
-			   size_t err_len);
+	CK_RV (*sd_upload)
+	(CK_SESSION_HANDLE session, const char *upload_path, char *err, size_t err_len);
 
 	/*
 	 * Writes a full backup of the token to out_path: a manifest, then the
@@ -87,8 +88,7 @@ struct hsmux_admin_functions {
 	 * A token without a security domain gives CKR_KEY_NEEDED; a backend
 	 * that cannot export its store, CKR_FUNCTION_NOT_SUPPORTED.
 	 */
-	CK_RV (*backup)(CK_SESSION_HANDLE session, const char *out_path, char *err,
-			size_t err_len);
+	CK_RV (*backup)(CK_SESSION_HANDLE session, const char *out_path, char *err, size_t err_len);
 
 	/*
 	 * Replaces the token's store with the backup in in_path, atomically.
@@ -98,8 +98,7 @@ struct hsmux_admin_functions {
 	 * backend starts again on the restored store), and the token has the
 	 * source token's objects, label, serial number and PINs.
 	 */
-	CK_RV (*restore)(CK_SESSION_HANDLE session, const char *in_path, char *err,
-			 size_t err_len);
+	CK_RV (*restore)(CK_SESSION_HANDLE session, const char *in_path, char *err, size_t err_len);
 };
 
 #endif /* HSMUX_ADMIN_H */

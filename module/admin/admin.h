@@ -11,14 +11,14 @@
 const CK_INTERFACE *hsmux_admin_interface(void);
 
 CK_RV admin_sd_activate(CK_SESSION_HANDLE session, const unsigned char *const *spki,
-			const size_t *spki_len, size_t n, unsigned int quorum, const char *sd_path,
-			char *err, size_t err_len);
+                        const size_t *spki_len, size_t n, unsigned int quorum, const char *sd_path,
+                        char *err, size_t err_len);
 CK_RV admin_sd_fingerprint(CK_SESSION_HANDLE session, char fingerprint[65], char *err,
-			   size_t err_len);
+                           size_t err_len);
 CK_RV admin_sd_init_recovery(CK_SESSION_HANDLE session, const char *pem_path, char *err,
-			     size_t err_len);
+                             size_t err_len);
 CK_RV admin_sd_upload(CK_SESSION_HANDLE session, const char *upload_path, char *err,
-		      size_t err_len);
+                      size_t err_len);
 CK_RV admin_backup(CK_SESSION_HANDLE session, const char *out_path, char *err, size_t err_len);
 CK_RV admin_restore(CK_SESSION_HANDLE session, const char *in_path, char *err, size_t err_len);
 

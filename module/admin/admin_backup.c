@@ -46,7 +46,7 @@ static CK_RV backup_begin(void *p)
 	if (rv != CKR_OK)
 		return rv;
 	header = bk_header_build(c->t->be->ops->type, c->fingerprint, salt,
-				 sd_token_id_json(&c->t->id), json_incref(c->objects));
+	                         sd_token_id_json(&c->t->id), json_incref(c->objects));
 	c->w = header ? bk_writer_new(c->out, header, key) : NULL;
 	json_decref(header);
 	OPENSSL_cleanse(key, sizeof(key));
@@ -69,18 +69,20 @@ static CK_RV backup_write(struct backup_ctx *c, const char *out_path, char *err,
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", out_path) >= (int)sizeof(tmp))
 		return sd_fail(CKR_ARGUMENTS_BAD, err, err_len, "the path '%s' is too long",
-			       out_path);
+		               out_path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	c->out = fd >= 0 ? fdopen(fd, "w+b") : NULL;
 	if (!c->out) {
 		if (fd >= 0)
 			close(fd);
-		return sd_fail(CKR_DEVICE_ERROR, err, err_len, "cannot create a file beside "
-			       "'%s': %s", out_path, strerror(errno));
+		return sd_fail(CKR_DEVICE_ERROR, err, err_len,
+		               "cannot create a file beside "
+		               "'%s': %s",
+		               out_path, strerror(errno));
 	}
 	rv = c->t->be->ops->backup_export(c->t->be, c->t->bslot, backup_begin, backup_file, c);
-	if (rv == CKR_OK && (!bk_writer_finish(c->w) || fflush(c->out) != 0 ||
-			     fsync(fileno(c->out)) != 0))
+	if (rv == CKR_OK &&
+	    (!bk_writer_finish(c->w) || fflush(c->out) != 0 || fsync(fileno(c->out)) != 0))
 		rv = CKR_DEVICE_ERROR;
 	if (fclose(c->out) != 0 && rv == CKR_OK)
 		rv = CKR_DEVICE_ERROR;
@@ -89,9 +91,9 @@ static CK_RV backup_write(struct backup_ctx *c, const char *out_path, char *err,
 	if (rv != CKR_OK) {
 		unlink(tmp);
 		sd_fail(rv, err, err_len, "the backup of token '%s' to '%s' failed (%s)%s",
-			c->t->id.label, out_path, hsmux_rv_name(rv),
-			rv == CKR_DEVICE_ERROR ? ": the store kept changing or a write failed"
-					       : "");
+		        c->t->id.label, out_path, hsmux_rv_name(rv),
+		        rv == CKR_DEVICE_ERROR ? ": the store kept changing or a write failed"
+		                               : "");
 	}
 	return rv;
 }
@@ -110,14 +112,17 @@ CK_RV admin_backup(CK_SESSION_HANDLE session, const char *out_path, char *err, s
 	if (rv == CKR_OK)
 		rv = admin_sd_key(&t, &c.sd_key, err, err_len);
 	if (rv == CKR_OK && !t.be->ops->backup_export)
-		rv = sd_fail(CKR_FUNCTION_NOT_SUPPORTED, err, err_len, "backend '%s' (type %s) "
-			     "cannot export its store, so token '%s' cannot be backed up",
-			     t.be->name, t.be->ops->type, t.id.label);
+		rv = sd_fail(CKR_FUNCTION_NOT_SUPPORTED, err, err_len,
+		             "backend '%s' (type %s) "
+		             "cannot export its store, so token '%s' cannot be backed up",
+		             t.be->name, t.be->ops->type, t.id.label);
 	if (rv == CKR_OK)
 		rv = sd_tok_fingerprint(&t, c.sd_key, fp);
 	if (rv == CKR_OK && !(c.objects = admin_manifest_objects(&t)))
-		rv = sd_fail(CKR_HOST_MEMORY, err, err_len, "listing the objects of token '%s' "
-			     "failed", t.id.label);
+		rv = sd_fail(CKR_HOST_MEMORY, err, err_len,
+		             "listing the objects of token '%s' "
+		             "failed",
+		             t.id.label);
 	if (rv == CKR_OK)
 		rv = backup_write(&c, out_path, err, err_len);
 	bk_writer_free(c.w);
@@ -151,8 +156,8 @@ static CK_RV restore_next(void *p, const char **name, const unsigned char **data
 }
 
 /* Checks the manifest against the token and gives the reader its key. */
-static CK_RV restore_check(struct sd_tok *t, struct bk_reader *r, const char *in_path,
-			   char *err, size_t err_len)
+static CK_RV restore_check(struct sd_tok *t, struct bk_reader *r, const char *in_path, char *err,
+                           size_t err_len)
 {
 	const struct bk_header *h = bk_reader_header(r);
 	unsigned char key[SD_KEY_LEN];
@@ -165,14 +170,16 @@ static CK_RV restore_check(struct sd_tok *t, struct bk_reader *r, const char *in
 	if (rv != CKR_OK)
 		return rv;
 	if (strcmp(h->backend, t->be->ops->type) != 0)
-		return sd_fail(CKR_DATA_INVALID, err, err_len, "'%s' is a backup of a %s token, "
-			       "but token '%s' is on a %s backend", in_path, h->backend,
-			       t->id.label, t->be->ops->type);
+		return sd_fail(CKR_DATA_INVALID, err, err_len,
+		               "'%s' is a backup of a %s token, "
+		               "but token '%s' is on a %s backend",
+		               in_path, h->backend, t->id.label, t->be->ops->type);
 	if (strcmp(h->sd_fingerprint, fp) != 0)
-		return sd_fail(CKR_DATA_INVALID, err, err_len, "'%s' belongs to security domain "
-			       "%.16s, but token '%s' has security domain %.16s; upload that "
-			       "security domain to a new token first", in_path, h->sd_fingerprint,
-			       t->id.label, fp);
+		return sd_fail(CKR_DATA_INVALID, err, err_len,
+		               "'%s' belongs to security domain "
+		               "%.16s, but token '%s' has security domain %.16s; upload that "
+		               "security domain to a new token first",
+		               in_path, h->sd_fingerprint, t->id.label, fp);
 	rv = sd_tok_prf(t, sd_key, SD_LABEL_BACKUP_KEY, h->salt, BK_SALT_LEN, key);
 	if (rv == CKR_OK && !bk_reader_set_key(r, key))
 		rv = CKR_HOST_MEMORY;
@@ -181,7 +188,7 @@ static CK_RV restore_check(struct sd_tok *t, struct bk_reader *r, const char *in
 }
 
 static CK_RV restore_from(struct sd_tok *t, FILE *in, const char *in_path, char *err,
-			  size_t err_len)
+                          size_t err_len)
 {
 	char reason[256] = "";
 	struct restore_ctx c = {.name = "", .err = reason, .err_len = sizeof(reason)};
@@ -190,7 +197,7 @@ static CK_RV restore_from(struct sd_tok *t, FILE *in, const char *in_path, char 
 	c.r = bk_reader_open(in, reason, sizeof(reason));
 	if (!c.r)
 		return sd_fail(CKR_DATA_INVALID, err, err_len, "'%s' is refused: %s", in_path,
-			       reason);
+		               reason);
 	rv = restore_check(t, c.r, in_path, err, err_len);
 	if (rv == CKR_OK) {
 		rv = t->be->ops->backup_import(t->be, t->bslot, restore_next, &c);
@@ -198,10 +205,10 @@ static CK_RV restore_from(struct sd_tok *t, FILE *in, const char *in_path, char 
 			hsmux_session_remove_slot(t->vslot);
 		else if (reason[0])
 			sd_fail(rv, err, err_len, "'%s' is refused and token '%s' is unchanged: %s",
-				in_path, t->id.label, reason);
+			        in_path, t->id.label, reason);
 		else
 			sd_fail(rv, err, err_len, "restoring '%s' into token '%s' failed (%s)",
-				in_path, t->id.label, hsmux_rv_name(rv));
+			        in_path, t->id.label, hsmux_rv_name(rv));
 	}
 	bk_reader_free(c.r);
 	return rv;
@@ -220,13 +227,14 @@ CK_RV admin_restore(CK_SESSION_HANDLE session, const char *in_path, char *err, s
 	if (rv != CKR_OK)
 		return rv;
 	if (!t.be->ops->backup_import)
-		return sd_fail(CKR_FUNCTION_NOT_SUPPORTED, err, err_len, "backend '%s' (type %s) "
-			       "cannot import a store, so token '%s' cannot be restored",
-			       t.be->name, t.be->ops->type, t.id.label);
+		return sd_fail(CKR_FUNCTION_NOT_SUPPORTED, err, err_len,
+		               "backend '%s' (type %s) "
+		               "cannot import a store, so token '%s' cannot be restored",
+		               t.be->name, t.be->ops->type, t.id.label);
 	in = fopen(in_path, "rb");
 	if (!in)
 		return sd_fail(CKR_ARGUMENTS_BAD, err, err_len, "cannot read '%s': %s", in_path,
-			       strerror(errno));
+		               strerror(errno));
 	rv = restore_from(&t, in, in_path, err, err_len);
 	fclose(in);
 	return rv;

@@ -8,25 +8,38 @@
 static const char *class_name(CK_OBJECT_CLASS c)
 {
 	switch (c) {
-	case CKO_DATA: return "CKO_DATA";
-	case CKO_CERTIFICATE: return "CKO_CERTIFICATE";
-	case CKO_PUBLIC_KEY: return "CKO_PUBLIC_KEY";
-	case CKO_PRIVATE_KEY: return "CKO_PRIVATE_KEY";
-	case CKO_SECRET_KEY: return "CKO_SECRET_KEY";
-	default: return "other";
+	case CKO_DATA:
+		return "CKO_DATA";
+	case CKO_CERTIFICATE:
+		return "CKO_CERTIFICATE";
+	case CKO_PUBLIC_KEY:
+		return "CKO_PUBLIC_KEY";
+	case CKO_PRIVATE_KEY:
+		return "CKO_PRIVATE_KEY";
+	case CKO_SECRET_KEY:
+		return "CKO_SECRET_KEY";
+	default:
+		return "other";
 	}
 }
 
 static const char *key_type_name(CK_KEY_TYPE k)
 {
 	switch (k) {
-	case CKK_RSA: return "CKK_RSA";
-	case CKK_EC: return "CKK_EC";
-	case CKK_AES: return "CKK_AES";
-	case CKK_GENERIC_SECRET: return "CKK_GENERIC_SECRET";
-	case CKK_EC_EDWARDS: return "CKK_EC_EDWARDS";
-	case CKK_EC_MONTGOMERY: return "CKK_EC_MONTGOMERY";
-	default: return "other";
+	case CKK_RSA:
+		return "CKK_RSA";
+	case CKK_EC:
+		return "CKK_EC";
+	case CKK_AES:
+		return "CKK_AES";
+	case CKK_GENERIC_SECRET:
+		return "CKK_GENERIC_SECRET";
+	case CKK_EC_EDWARDS:
+		return "CKK_EC_EDWARDS";
+	case CKK_EC_MONTGOMERY:
+		return "CKK_EC_MONTGOMERY";
+	default:
+		return "other";
 	}
 }
 
@@ -38,8 +51,10 @@ static json_t *describe(struct sd_tok *t, CK_OBJECT_HANDLE obj)
 	CK_KEY_TYPE type = 0;
 	unsigned char label[256], id[256];
 	char label_text[257], id_hex[513];
-	CK_ATTRIBUTE a[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
-			    {CKA_LABEL, label, sizeof(label)}, {CKA_ID, id, sizeof(id)}};
+	CK_ATTRIBUTE a[] = {{CKA_CLASS, &cls, sizeof(cls)},
+	                    {CKA_KEY_TYPE, &type, sizeof(type)},
+	                    {CKA_LABEL, label, sizeof(label)},
+	                    {CKA_ID, id, sizeof(id)}};
 	json_t *o;
 
 	BACKEND_CALL(s, get_attribute_value, obj, a, 4);

@@ -9,11 +9,11 @@
 #include "module/admin/backup_file.h"
 #include "module/admin/sd_share.h"
 
-#define BK_MAGIC "HSMUXBK1"
-#define BK_MAGIC_LEN 8
-#define BK_FORMAT "hsmux-backup"
+#define BK_MAGIC      "HSMUXBK1"
+#define BK_MAGIC_LEN  8
+#define BK_FORMAT     "hsmux-backup"
 #define BK_FLAG_FINAL 0x01
-#define BK_ENTRY_END 0
+#define BK_ENTRY_END  0
 #define BK_ENTRY_FILE 1
 
 struct bk_writer {
@@ -57,7 +57,8 @@ static uint64_t get_be(const unsigned char *p, int bytes)
 }
 
 static void chunk_iv_aad(const unsigned char *header_hash, uint64_t index, unsigned char flags,
-			 unsigned char iv[SD_GCM_IV_LEN], unsigned char aad[SHA256_DIGEST_LENGTH + 9])
+                         unsigned char iv[SD_GCM_IV_LEN],
+                         unsigned char aad[SHA256_DIGEST_LENGTH + 9])
 {
 	memset(iv, 0, SD_GCM_IV_LEN);
 	put_be(iv + 4, index, 8);
@@ -67,7 +68,7 @@ static void chunk_iv_aad(const unsigned char *header_hash, uint64_t index, unsig
 }
 
 json_t *bk_header_build(const char *backend, const char *sd_fingerprint,
-			const unsigned char salt[BK_SALT_LEN], json_t *token, json_t *objects)
+                        const unsigned char salt[BK_SALT_LEN], json_t *token, json_t *objects)
 {
 	char created[32], *salt_b64 = sd_b64_encode(salt, BK_SALT_LEN);
 	json_t *h = NULL;
@@ -75,11 +76,10 @@ json_t *bk_header_build(const char *backend, const char *sd_fingerprint,
 	sd_utc_now(created, sizeof(created));
 	if (salt_b64 && json_is_array(objects))
 		h = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:O}", "format",
-			      BK_FORMAT, "version", BK_FORMAT_VERSION, "backend", backend,
-			      "created", created, "sd_fingerprint", sd_fingerprint, "salt",
-			      salt_b64, "chunk_size", BK_CHUNK_SIZE, "token", token,
-			      "object_count", (json_int_t)json_array_size(objects), "objects",
-			      objects);
+		              BK_FORMAT, "version", BK_FORMAT_VERSION, "backend", backend,
+		              "created", created, "sd_fingerprint", sd_fingerprint, "salt",
+		              salt_b64, "chunk_size", BK_CHUNK_SIZE, "token", token, "object_count",
+		              (json_int_t)json_array_size(objects), "objects", objects);
 	else
 		json_decref(token);
 	json_decref(objects);
@@ -88,7 +88,7 @@ json_t *bk_header_build(const char *backend, const char *sd_fingerprint,
 }
 
 static void header_hash(const unsigned char *prefix, const char *text, size_t len,
-			unsigned char out[SHA256_DIGEST_LENGTH])
+                        unsigned char out[SHA256_DIGEST_LENGTH])
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
@@ -240,7 +240,7 @@ out:
 }
 
 static bool header_parse(struct bk_header *h, const char *text, size_t len, char *err,
-			 size_t err_len)
+                         size_t err_len)
 {
 	const char *format;
 	json_t *version;
@@ -263,9 +263,9 @@ static bool header_parse(struct bk_header *h, const char *text, size_t len, char
 	}
 	if (json_integer_value(version) != BK_FORMAT_VERSION) {
 		snprintf(err, err_len,
-			 "its format version %" JSON_INTEGER_FORMAT
-			 " is not supported; this hsmux reads version %d",
-			 json_integer_value(version), BK_FORMAT_VERSION);
+		         "its format version %" JSON_INTEGER_FORMAT
+		         " is not supported; this hsmux reads version %d",
+		         json_integer_value(version), BK_FORMAT_VERSION);
 		return false;
 	}
 	h->version = BK_FORMAT_VERSION;
@@ -339,25 +339,27 @@ static bool next_chunk(struct bk_reader *r, char *err, size_t err_len)
 	}
 	if (fread(frame, 1, sizeof(frame), r->in) != sizeof(frame)) {
 		snprintf(err, err_len, "it is truncated: chunk %llu is missing",
-			 (unsigned long long)r->index);
+		         (unsigned long long)r->index);
 		return false;
 	}
 	len = (size_t)get_be(frame + 1, 4);
 	if ((frame[0] & ~BK_FLAG_FINAL) != 0 || len > r->header.chunk_size) {
 		snprintf(err, err_len, "chunk %llu has an invalid frame",
-			 (unsigned long long)r->index);
+		         (unsigned long long)r->index);
 		return false;
 	}
-	if (fread(r->ct, 1, len, r->in) != len || fread(tag, 1, sizeof(tag), r->in) != sizeof(tag)) {
+	if (fread(r->ct, 1, len, r->in) != len ||
+	    fread(tag, 1, sizeof(tag), r->in) != sizeof(tag)) {
 		snprintf(err, err_len, "it is truncated inside chunk %llu",
-			 (unsigned long long)r->index);
+		         (unsigned long long)r->index);
 		return false;
 	}
 	chunk_iv_aad(r->header_hash, r->index, frame[0], iv, aad);
 	if (!sd_gcm_decrypt(r->key.data, iv, aad, sizeof(aad), r->ct, len, r->chunk, tag)) {
-		snprintf(err, err_len, "chunk %llu fails authentication: the file was changed, "
-			 "reordered or cut, or it belongs to another security domain",
-			 (unsigned long long)r->index);
+		snprintf(err, err_len,
+		         "chunk %llu fails authentication: the file was changed, "
+		         "reordered or cut, or it belongs to another security domain",
+		         (unsigned long long)r->index);
 		return false;
 	}
 	r->chunk_len = len;
@@ -368,7 +370,7 @@ static bool next_chunk(struct bk_reader *r, char *err, size_t err_len)
 }
 
 static bool read_plain(struct bk_reader *r, unsigned char *out, size_t len, char *err,
-		       size_t err_len)
+                       size_t err_len)
 {
 	while (len) {
 		size_t n = r->chunk_len - r->pos;
@@ -416,7 +418,7 @@ static enum bk_next read_end(struct bk_reader *r, char *err, size_t err_len)
 }
 
 enum bk_next bk_reader_next(struct bk_reader *r, char name[BK_NAME_MAX + 1],
-			    const unsigned char **data, size_t *len, char *err, size_t err_len)
+                            const unsigned char **data, size_t *len, char *err, size_t err_len)
 {
 	unsigned char head[3], size[8];
 	size_t name_len;

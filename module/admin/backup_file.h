@@ -35,10 +35,10 @@
 #include "module/admin/sd_util.h"
 
 #define BK_FORMAT_VERSION 1
-#define BK_SALT_LEN 32
-#define BK_CHUNK_SIZE 65536
-#define BK_CHUNK_MAX (1u << 20)
-#define BK_HEADER_MAX (16u << 20)
+#define BK_SALT_LEN       32
+#define BK_CHUNK_SIZE     65536
+#define BK_CHUNK_MAX      (1u << 20)
+#define BK_HEADER_MAX     (16u << 20)
 /* The maximum length of a file name in the archive. SoftHSM's names are a UUID and a suffix. */
 #define BK_NAME_MAX 255
 /* The largest single file in the archive. */
@@ -64,7 +64,7 @@ struct bk_header {
  * NULL when out of memory.
  */
 json_t *bk_header_build(const char *backend, const char *sd_fingerprint,
-			const unsigned char salt[BK_SALT_LEN], json_t *token, json_t *objects);
+                        const unsigned char salt[BK_SALT_LEN], json_t *token, json_t *objects);
 
 /*
  * Starts a backup stream on out: writes the magic and header, then takes
@@ -89,9 +89,9 @@ const struct bk_header *bk_reader_header(const struct bk_reader *r);
 bool bk_reader_set_key(struct bk_reader *r, const unsigned char *key);
 
 enum bk_next {
-	BK_NEXT_FILE,	/* *name and *data hold the next file */
-	BK_NEXT_END,	/* the archive ended at the authenticated end of the file */
-	BK_NEXT_ERROR,	/* err says why: tampered, truncated, malformed or a read error */
+	BK_NEXT_FILE,  /* *name and *data hold the next file */
+	BK_NEXT_END,   /* the archive ended at the authenticated end of the file */
+	BK_NEXT_ERROR, /* err says why: tampered, truncated, malformed or a read error */
 };
 
 /*
@@ -99,7 +99,7 @@ enum bk_next {
  * the reader; name gets a NUL-terminated name without '/' or a leading '.'.
  */
 enum bk_next bk_reader_next(struct bk_reader *r, char name[BK_NAME_MAX + 1],
-			    const unsigned char **data, size_t *len, char *err, size_t err_len);
+                            const unsigned char **data, size_t *len, char *err, size_t err_len);
 void bk_reader_free(struct bk_reader *r);
 
 #endif /* HSMUX_ADMIN_BACKUP_FILE_H */

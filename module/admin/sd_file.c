@@ -24,8 +24,8 @@ static void copy_trimmed(char *out, const unsigned char *field, size_t len)
 }
 
 void sd_token_id_from_info(const unsigned char label[32], const unsigned char manufacturer[32],
-			   const unsigned char model[16], const unsigned char serial[16],
-			   struct sd_token_id *id)
+                           const unsigned char model[16], const unsigned char serial[16],
+                           struct sd_token_id *id)
 {
 	copy_trimmed(id->label, label, 32);
 	copy_trimmed(id->manufacturer, manufacturer, 32);
@@ -36,7 +36,7 @@ void sd_token_id_from_info(const unsigned char label[32], const unsigned char ma
 json_t *sd_token_id_json(const struct sd_token_id *id)
 {
 	return json_pack("{s:s, s:s, s:s, s:s}", "label", id->label, "manufacturer",
-			 id->manufacturer, "model", id->model, "serial", id->serial);
+	                 id->manufacturer, "model", id->model, "serial", id->serial);
 }
 
 static bool copy_json_string(const json_t *obj, const char *key, char *out, size_t out_len)
@@ -53,8 +53,7 @@ static bool token_id_parse(const json_t *obj, struct sd_token_id *id)
 {
 	return json_is_object(obj) && json_object_size(obj) == 4 &&
 	       copy_json_string(obj, "label", id->label, sizeof(id->label)) &&
-	       copy_json_string(obj, "manufacturer", id->manufacturer,
-				sizeof(id->manufacturer)) &&
+	       copy_json_string(obj, "manufacturer", id->manufacturer, sizeof(id->manufacturer)) &&
 	       copy_json_string(obj, "model", id->model, sizeof(id->model)) &&
 	       copy_json_string(obj, "serial", id->serial, sizeof(id->serial));
 }
@@ -87,12 +86,12 @@ bool sd_check_rsa_key(EVP_PKEY *key, char *err, size_t err_len)
 {
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
 		snprintf(err, err_len, "it is not an RSA key; use an RSA key of %d bits or more",
-			 SD_RSA_BITS_MIN);
+		         SD_RSA_BITS_MIN);
 		return false;
 	}
 	if (EVP_PKEY_get_bits(key) < SD_RSA_BITS_MIN) {
 		snprintf(err, err_len, "its RSA key has %d bits; use %d bits or more",
-			 EVP_PKEY_get_bits(key), SD_RSA_BITS_MIN);
+		         EVP_PKEY_get_bits(key), SD_RSA_BITS_MIN);
 		return false;
 	}
 	return true;
@@ -100,13 +99,13 @@ bool sd_check_rsa_key(EVP_PKEY *key, char *err, size_t err_len)
 
 /* The associated data of share index (1-based): every fact the share is bound to. */
 static char *share_aad(const json_t *token, unsigned int quorum, size_t n, size_t index,
-		       const char *custodian_fp, const char *sd_fp)
+                       const char *custodian_fp, const char *sd_fp)
 {
-	json_t *aad = json_pack("{s:s, s:i, s:O, s:i, s:I, s:I, s:s, s:s}", "purpose",
-				"hsmux security-domain share", "version", SD_FORMAT_VERSION, "token",
-				token, "quorum", (int)quorum, "custodians", (json_int_t)n, "index",
-				(json_int_t)index, "custodian", custodian_fp, "sd_fingerprint",
-				sd_fp);
+	json_t *aad =
+	    json_pack("{s:s, s:i, s:O, s:i, s:I, s:I, s:s, s:s}", "purpose",
+	              "hsmux security-domain share", "version", SD_FORMAT_VERSION, "token", token,
+	              "quorum", (int)quorum, "custodians", (json_int_t)n, "index",
+	              (json_int_t)index, "custodian", custodian_fp, "sd_fingerprint", sd_fp);
 	char *text;
 
 	if (!aad)
@@ -126,8 +125,8 @@ static json_t *sealed_json(const struct sd_sealed_share *s, size_t index, const 
 
 	if (ek && iv && ct && tag)
 		obj = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "index", (json_int_t)index,
-				"fingerprint", fp, "encrypted_key", ek, "iv", iv, "ciphertext", ct,
-				"tag", tag);
+		                "fingerprint", fp, "encrypted_key", ek, "iv", iv, "ciphertext", ct,
+		                "tag", tag);
 	free(ek);
 	free(iv);
 	free(ct);
@@ -154,8 +153,8 @@ static bool add_mac(json_t *doc, const struct sd_secret *key, const char *label)
 
 /* Seals share i for custodian i and appends its entry to list. */
 static bool add_custodian(json_t *list, json_t *token, EVP_PKEY *custodian,
-			  const struct sd_secret *share, unsigned int quorum, size_t n, size_t i,
-			  const char *sd_fp)
+                          const struct sd_secret *share, unsigned int quorum, size_t n, size_t i,
+                          const char *sd_fp)
 {
 	struct sd_sealed_share sealed;
 	char fp[SD_KEY_FP_LEN];
@@ -176,20 +175,20 @@ static bool add_custodian(json_t *list, json_t *token, EVP_PKEY *custodian,
 	return ok;
 }
 
-static bool check_custodians(EVP_PKEY *const *custodians, size_t n, unsigned int quorum,
-			     char *err, size_t err_len)
+static bool check_custodians(EVP_PKEY *const *custodians, size_t n, unsigned int quorum, char *err,
+                             size_t err_len)
 {
 	char fps[SD_CUSTODIANS_MAX][SD_KEY_FP_LEN];
 	char why[128];
 
 	if (n < SD_CUSTODIANS_MIN || n > SD_CUSTODIANS_MAX) {
 		snprintf(err, err_len, "%zu custodian keys given; give %d to %d", n,
-			 SD_CUSTODIANS_MIN, SD_CUSTODIANS_MAX);
+		         SD_CUSTODIANS_MIN, SD_CUSTODIANS_MAX);
 		return false;
 	}
 	if (quorum < SD_QUORUM_MIN || quorum > n) {
 		snprintf(err, err_len, "quorum %u is invalid; choose %d to %zu", quorum,
-			 SD_QUORUM_MIN, n);
+		         SD_QUORUM_MIN, n);
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -201,8 +200,10 @@ static bool check_custodians(EVP_PKEY *const *custodians, size_t n, unsigned int
 			return false;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(fps[i], fps[j]) == 0) {
-				snprintf(err, err_len, "custodian keys %zu and %zu are the same key; "
-					 "give each custodian its own key", j + 1, i + 1);
+				snprintf(err, err_len,
+				         "custodian keys %zu and %zu are the same key; "
+				         "give each custodian its own key",
+				         j + 1, i + 1);
 				return false;
 			}
 		}
@@ -211,8 +212,8 @@ static bool check_custodians(EVP_PKEY *const *custodians, size_t n, unsigned int
 }
 
 static bool build_doc(json_t *doc, const struct sd_secret *key, const struct sd_token_id *token,
-		      EVP_PKEY *const *custodians, size_t n, unsigned int quorum,
-		      struct sd_secret *shares)
+                      EVP_PKEY *const *custodians, size_t n, unsigned int quorum,
+                      struct sd_secret *shares)
 {
 	char sd_fp[SD_FP_HEX_LEN], created[32];
 	json_t *tok = sd_token_id_json(token);
@@ -244,8 +245,8 @@ out:
 }
 
 bool sd_doc_create(const struct sd_secret *key, const struct sd_token_id *token,
-		   EVP_PKEY *const *custodians, size_t n, unsigned int quorum, char **text,
-		   char *err, size_t err_len)
+                   EVP_PKEY *const *custodians, size_t n, unsigned int quorum, char **text,
+                   char *err, size_t err_len)
 {
 	struct sd_secret shares[SD_CUSTODIANS_MAX] = {{0}};
 	json_t *doc = NULL;
@@ -266,8 +267,9 @@ out:
 		sd_secret_cleanup(&shares[i]);
 	json_decref(doc);
 	if (!ok && !err[0])
-		snprintf(err, err_len, "building sd.json failed (out of memory or a failure of "
-				       "the random generator or OpenSSL)");
+		snprintf(err, err_len,
+		         "building sd.json failed (out of memory or a failure of "
+		         "the random generator or OpenSSL)");
 	return ok;
 }
 
@@ -307,9 +309,10 @@ static bool doc_fields(struct sd_doc *doc, char *err, size_t err_len)
 		return false;
 	}
 	if (json_integer_value(version) != SD_FORMAT_VERSION) {
-		snprintf(err, err_len, "its format version %" JSON_INTEGER_FORMAT
-			 " is not supported; this hsmux reads version %d",
-			 json_integer_value(version), SD_FORMAT_VERSION);
+		snprintf(err, err_len,
+		         "its format version %" JSON_INTEGER_FORMAT
+		         " is not supported; this hsmux reads version %d",
+		         json_integer_value(version), SD_FORMAT_VERSION);
 		return false;
 	}
 	doc->version = SD_FORMAT_VERSION;
@@ -393,7 +396,7 @@ static long find_entry(const struct sd_doc *doc, const char *fp)
 }
 
 static void report_add(char *report, size_t report_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void report_add(char *report, size_t report_len, const char *fmt, ...)
 {
@@ -409,7 +412,7 @@ static void report_add(char *report, size_t report_len, const char *fmt, ...)
 
 /* Opens the share of one custodian key. Returns its 0-based entry, or -1 after a report line. */
 static long open_one(const struct sd_doc *doc, EVP_PKEY *key, const char *name,
-		     struct sd_secret *share, char *report, size_t report_len)
+                     struct sd_secret *share, char *report, size_t report_len)
 {
 	struct sd_sealed_share sealed;
 	char fp[SD_KEY_FP_LEN];
@@ -425,13 +428,13 @@ static long open_one(const struct sd_doc *doc, EVP_PKEY *key, const char *name,
 	i = find_entry(doc, fp);
 	if (i < 0) {
 		report_add(report, report_len,
-			   "custodian key '%s' (%s) is not a custodian of this security domain\n",
-			   name, fp);
+		           "custodian key '%s' (%s) is not a custodian of this security domain\n",
+		           name, fp);
 		return -1;
 	}
 	e = json_array_get(json_object_get(doc->root, "custodians"), (size_t)i);
 	aad = share_aad(json_object_get(doc->root, "token"), doc->quorum, doc->custodian_count,
-			(size_t)i + 1, fp, doc->sd_fingerprint);
+	                (size_t)i + 1, fp, doc->sd_fingerprint);
 	ok = aad && sealed_parse(e, &sealed);
 	if (ok) {
 		ok = sd_share_open(key, &sealed, (unsigned char *)aad, strlen(aad), share);
@@ -439,16 +442,18 @@ static long open_one(const struct sd_doc *doc, EVP_PKEY *key, const char *name,
 	}
 	free(aad);
 	if (!ok) {
-		report_add(report, report_len, "custodian key '%s' (%s) does not open the share "
-			   "of custodian %ld: the share was encrypted to another key or was "
-			   "changed\n", name, fp, i + 1);
+		report_add(report, report_len,
+		           "custodian key '%s' (%s) does not open the share "
+		           "of custodian %ld: the share was encrypted to another key or was "
+		           "changed\n",
+		           name, fp, i + 1);
 		return -1;
 	}
 	return i;
 }
 
 static bool check_rebuilt(const struct sd_doc *doc, const struct sd_secret *key, char *report,
-			  size_t report_len)
+                          size_t report_len)
 {
 	char fp[SD_FP_HEX_LEN];
 	unsigned char mac[SD_MAC_LEN], *want = NULL;
@@ -458,8 +463,8 @@ static bool check_rebuilt(const struct sd_doc *doc, const struct sd_secret *key,
 
 	if (!sd_fingerprint(key, fp) || CRYPTO_memcmp(fp, doc->sd_fingerprint, 64) != 0) {
 		report_add(report, report_len,
-			 "the rebuilt key does not match the security-domain fingerprint in "
-			 "sd.json: a share is from another security domain or was changed\n");
+		           "the rebuilt key does not match the security-domain fingerprint in "
+		           "sd.json: a share is from another security domain or was changed\n");
 		goto out;
 	}
 	want = sd_json_b64(doc->root, "mac", SD_MAC_LEN, NULL);
@@ -467,11 +472,11 @@ static bool check_rebuilt(const struct sd_doc *doc, const struct sd_secret *key,
 		body = sd_json_canonical(copy, false);
 	if (!want || !body ||
 	    !sd_prf(key->data, key->len, SD_LABEL_SD_MAC, (unsigned char *)body, strlen(body),
-		    mac) ||
+	            mac) ||
 	    CRYPTO_memcmp(mac, want, SD_MAC_LEN) != 0) {
 		report_add(report, report_len,
-			 "sd.json fails its integrity check: it was changed after it was "
-			 "written\n");
+		           "sd.json fails its integrity check: it was changed after it was "
+		           "written\n");
 		goto out;
 	}
 	ok = true;
@@ -483,7 +488,7 @@ out:
 }
 
 bool sd_doc_recover(const struct sd_doc *doc, EVP_PKEY *const *keys, const char *const *names,
-		    size_t n, struct sd_secret *key, char *report, size_t report_len)
+                    size_t n, struct sd_secret *key, char *report, size_t report_len)
 {
 	struct sd_secret shares[SD_CUSTODIANS_MAX] = {{0}}, rebuilt = {0};
 	unsigned char xs[SD_CUSTODIANS_MAX];
@@ -508,9 +513,9 @@ bool sd_doc_recover(const struct sd_doc *doc, EVP_PKEY *const *keys, const char 
 	}
 	if (valid < doc->quorum) {
 		report_add(report, report_len,
-			 "only %zu valid share%s of the %u needed; give the keys of %u "
-			 "custodians of this security domain\n",
-			 valid, valid == 1 ? "" : "s", doc->quorum, doc->quorum);
+		           "only %zu valid share%s of the %u needed; give the keys of %u "
+		           "custodians of this security domain\n",
+		           valid, valid == 1 ? "" : "s", doc->quorum, doc->quorum);
 		goto out;
 	}
 	if (!sd_secret_init(&rebuilt, SD_KEY_LEN) || !sd_share_combine(xs, shares, valid, &rebuilt))

@@ -30,15 +30,15 @@
 #define SD_FORMAT_VERSION 1
 #define SD_CUSTODIANS_MIN 3
 #define SD_CUSTODIANS_MAX 10
-#define SD_QUORUM_MIN 2
+#define SD_QUORUM_MIN     2
 /* Custodian and exchange RSA keys must have at least this many bits. */
 #define SD_RSA_BITS_MIN 2048
 
 /* Labels of sd_prf(): each derived value has its own. */
 #define SD_LABEL_FINGERPRINT "hsmux-sd-v1 fingerprint"
-#define SD_LABEL_SD_MAC "hsmux-sd-v1 sd.json"
-#define SD_LABEL_UPLOAD_MAC "hsmux-sd-v1 upload.json"
-#define SD_LABEL_BACKUP_KEY "hsmux-sd-v1 backup key"
+#define SD_LABEL_SD_MAC      "hsmux-sd-v1 sd.json"
+#define SD_LABEL_UPLOAD_MAC  "hsmux-sd-v1 upload.json"
+#define SD_LABEL_BACKUP_KEY  "hsmux-sd-v1 backup key"
 
 /* "sha256:" and 64 hex digits */
 #define SD_KEY_FP_LEN 72
@@ -78,8 +78,8 @@ struct sd_upload {
 
 /* Fills id from a token's info, without the blank padding. */
 void sd_token_id_from_info(const unsigned char label[32], const unsigned char manufacturer[32],
-			   const unsigned char model[16], const unsigned char serial[16],
-			   struct sd_token_id *id);
+                           const unsigned char model[16], const unsigned char serial[16],
+                           struct sd_token_id *id);
 
 /* The fingerprint "sha256:<hex of the DER SubjectPublicKeyInfo>" of a public key. */
 bool sd_key_fingerprint(EVP_PKEY *key, char out[SD_KEY_FP_LEN]);
@@ -99,8 +99,8 @@ bool sd_check_rsa_key(EVP_PKEY *key, char *err, size_t err_len);
  * or false with a reason in err. The key is only read.
  */
 bool sd_doc_create(const struct sd_secret *key, const struct sd_token_id *token,
-		   EVP_PKEY *const *custodians, size_t n, unsigned int quorum, char **text,
-		   char *err, size_t err_len);
+                   EVP_PKEY *const *custodians, size_t n, unsigned int quorum, char **text,
+                   char *err, size_t err_len);
 
 /* Parses sd.json. Returns false with a reason in err. sd_doc_cleanup() frees it. */
 bool sd_doc_parse(const char *text, size_t len, struct sd_doc *doc, char *err, size_t err_len);
@@ -114,7 +114,7 @@ void sd_doc_cleanup(struct sd_doc *doc);
  * with *key initialized, or false with *key untouched.
  */
 bool sd_doc_recover(const struct sd_doc *doc, EVP_PKEY *const *keys, const char *const *names,
-		    size_t n, struct sd_secret *key, char *report, size_t report_len);
+                    size_t n, struct sd_secret *key, char *report, size_t report_len);
 
 /*
  * Builds upload.json: key wrapped under the exchange public key with
@@ -122,11 +122,10 @@ bool sd_doc_recover(const struct sd_doc *doc, EVP_PKEY *const *keys, const char 
  * the caller frees it.
  */
 bool sd_upload_create(const struct sd_doc *doc, const struct sd_secret *key, EVP_PKEY *exchange,
-		      char **text, char *err, size_t err_len);
+                      char **text, char *err, size_t err_len);
 
 /* Parses upload.json. Returns false with a reason in err. sd_upload_cleanup() frees it. */
-bool sd_upload_parse(const char *text, size_t len, struct sd_upload *up, char *err,
-		     size_t err_len);
+bool sd_upload_parse(const char *text, size_t len, struct sd_upload *up, char *err, size_t err_len);
 void sd_upload_cleanup(struct sd_upload *up);
 
 /* Fills a JSON object with the token identity; returns NULL when out of memory. */

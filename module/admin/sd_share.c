@@ -26,7 +26,7 @@ static void sd_gfshare_rand(unsigned char *buf, unsigned int len)
 }
 
 bool sd_share_split(const struct sd_secret *key, unsigned int quorum, size_t n,
-		    struct sd_secret *shares)
+                    struct sd_secret *shares)
 {
 	unsigned char xs[255];
 	gfshare_ctx *ctx;
@@ -39,7 +39,7 @@ bool sd_share_split(const struct sd_secret *key, unsigned int quorum, size_t n,
 	gfshare_fill_rand = sd_gfshare_rand;
 	rand_failed = false;
 	ctx = gfshare_ctx_init_enc(xs, (unsigned int)n, (unsigned char)quorum,
-				   (unsigned int)key->len);
+	                           (unsigned int)key->len);
 	if (!ctx)
 		return false;
 	/*
@@ -54,7 +54,7 @@ bool sd_share_split(const struct sd_secret *key, unsigned int quorum, size_t n,
 }
 
 bool sd_share_combine(const unsigned char *xs, const struct sd_secret *shares, size_t n,
-		      struct sd_secret *key)
+                      struct sd_secret *key)
 {
 	unsigned char xcopy[255];
 	gfshare_ctx *ctx;
@@ -82,8 +82,8 @@ bool sd_share_combine(const unsigned char *xs, const struct sd_secret *shares, s
 }
 
 static bool gcm_run(bool enc, const unsigned char *key, const unsigned char *iv,
-		    const unsigned char *aad, size_t aad_len, const unsigned char *in, size_t len,
-		    unsigned char *out, unsigned char *tag)
+                    const unsigned char *aad, size_t aad_len, const unsigned char *in, size_t len,
+                    unsigned char *out, unsigned char *tag)
 {
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int n = 0;
@@ -110,15 +110,15 @@ out:
 }
 
 bool sd_gcm_encrypt(const unsigned char *key, const unsigned char *iv, const unsigned char *aad,
-		    size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
-		    unsigned char *tag)
+                    size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
+                    unsigned char *tag)
 {
 	return gcm_run(true, key, iv, aad, aad_len, in, len, out, tag);
 }
 
 bool sd_gcm_decrypt(const unsigned char *key, const unsigned char *iv, const unsigned char *aad,
-		    size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
-		    const unsigned char *tag)
+                    size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
+                    const unsigned char *tag)
 {
 	unsigned char tag_copy[SD_GCM_TAG_LEN];
 
@@ -146,7 +146,7 @@ static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *key, const EVP_MD *md, bool enc)
 }
 
 bool sd_rsa_oaep_encrypt(EVP_PKEY *key, const EVP_MD *md, const unsigned char *in, size_t len,
-			 unsigned char **out, size_t *out_len)
+                         unsigned char **out, size_t *out_len)
 {
 	EVP_PKEY_CTX *ctx = oaep_ctx(key, md, true);
 	unsigned char *buf = NULL;
@@ -169,7 +169,7 @@ out:
 }
 
 bool sd_rsa_oaep_decrypt(EVP_PKEY *key, const EVP_MD *md, const unsigned char *in, size_t len,
-			 struct sd_secret *out)
+                         struct sd_secret *out)
 {
 	EVP_PKEY_CTX *ctx = NULL;
 	struct sd_secret buf = {0};
@@ -197,7 +197,7 @@ out:
 }
 
 bool sd_share_seal(EVP_PKEY *custodian, const struct sd_secret *share, const unsigned char *aad,
-		   size_t aad_len, struct sd_sealed_share *out)
+                   size_t aad_len, struct sd_sealed_share *out)
 {
 	struct sd_secret cek = {0};
 	bool ok = false;
@@ -211,10 +211,10 @@ bool sd_share_seal(EVP_PKEY *custodian, const struct sd_secret *share, const uns
 	if (!out->ciphertext)
 		goto out;
 	if (!sd_gcm_encrypt(cek.data, out->iv, aad, aad_len, share->data, share->len,
-			    out->ciphertext, out->tag))
+	                    out->ciphertext, out->tag))
 		goto out;
 	if (!sd_rsa_oaep_encrypt(custodian, EVP_sha256(), cek.data, cek.len, &out->encrypted_key,
-				 &out->encrypted_key_len))
+	                         &out->encrypted_key_len))
 		goto out;
 	ok = true;
 out:
@@ -225,7 +225,7 @@ out:
 }
 
 bool sd_share_open(EVP_PKEY *custodian, const struct sd_sealed_share *in, const unsigned char *aad,
-		   size_t aad_len, struct sd_secret *share)
+                   size_t aad_len, struct sd_secret *share)
 {
 	struct sd_secret cek = {0};
 	bool ok = false;
@@ -233,13 +233,13 @@ bool sd_share_open(EVP_PKEY *custodian, const struct sd_sealed_share *in, const 
 	if (share->len != in->ciphertext_len)
 		return false;
 	ERR_set_mark();
-	if (!sd_rsa_oaep_decrypt(custodian, EVP_sha256(), in->encrypted_key,
-				 in->encrypted_key_len, &cek))
+	if (!sd_rsa_oaep_decrypt(custodian, EVP_sha256(), in->encrypted_key, in->encrypted_key_len,
+	                         &cek))
 		goto out;
 	if (cek.len != SD_KEY_LEN)
 		goto out;
 	ok = sd_gcm_decrypt(cek.data, in->iv, aad, aad_len, in->ciphertext, in->ciphertext_len,
-			    share->data, in->tag);
+	                    share->data, in->tag);
 out:
 	ERR_pop_to_mark();
 	sd_secret_cleanup(&cek);

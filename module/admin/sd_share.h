@@ -13,7 +13,7 @@
 
 #include "module/admin/sd_util.h"
 
-#define SD_GCM_IV_LEN 12
+#define SD_GCM_IV_LEN  12
 #define SD_GCM_TAG_LEN 16
 
 /*
@@ -22,14 +22,14 @@
  * random generator fails; then the shares hold nothing useful.
  */
 bool sd_share_split(const struct sd_secret *key, unsigned int quorum, size_t n,
-		    struct sd_secret *shares);
+                    struct sd_secret *shares);
 
 /*
  * Rebuilds a key from n shares with x coordinates xs (1..255, distinct)
  * into key, an initialized secret as long as each share.
  */
 bool sd_share_combine(const unsigned char *xs, const struct sd_secret *shares, size_t n,
-		      struct sd_secret *key);
+                      struct sd_secret *key);
 
 /* An encrypted share, as stored in sd.json. */
 struct sd_sealed_share {
@@ -43,7 +43,7 @@ struct sd_sealed_share {
 
 /* Encrypts share to the custodian's public key with aad bound. */
 bool sd_share_seal(EVP_PKEY *custodian, const struct sd_secret *share, const unsigned char *aad,
-		   size_t aad_len, struct sd_sealed_share *out);
+                   size_t aad_len, struct sd_sealed_share *out);
 
 /*
  * Decrypts a sealed share with the custodian's private key into share (an
@@ -51,22 +51,22 @@ bool sd_share_seal(EVP_PKEY *custodian, const struct sd_secret *share, const uns
  * key does not fit or anything was changed.
  */
 bool sd_share_open(EVP_PKEY *custodian, const struct sd_sealed_share *in, const unsigned char *aad,
-		   size_t aad_len, struct sd_secret *share);
+                   size_t aad_len, struct sd_secret *share);
 
 void sd_sealed_share_cleanup(struct sd_sealed_share *s);
 
 /* AES-256-GCM with a 12-byte IV and 16-byte tag; the length of out is that of in. */
 bool sd_gcm_encrypt(const unsigned char *key, const unsigned char *iv, const unsigned char *aad,
-		    size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
-		    unsigned char *tag);
+                    size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
+                    unsigned char *tag);
 bool sd_gcm_decrypt(const unsigned char *key, const unsigned char *iv, const unsigned char *aad,
-		    size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
-		    const unsigned char *tag);
+                    size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
+                    const unsigned char *tag);
 
 /* RSA-OAEP encryption and decryption with md for both OAEP and MGF1. *out is the caller's. */
 bool sd_rsa_oaep_encrypt(EVP_PKEY *key, const EVP_MD *md, const unsigned char *in, size_t len,
-			 unsigned char **out, size_t *out_len);
+                         unsigned char **out, size_t *out_len);
 bool sd_rsa_oaep_decrypt(EVP_PKEY *key, const EVP_MD *md, const unsigned char *in, size_t len,
-			 struct sd_secret *out);
+                         struct sd_secret *out);
 
 #endif /* HSMUX_ADMIN_SD_SHARE_H */

@@ -11,8 +11,8 @@
 #include "module/admin/sd_token.h"
 #include "module/entry.h"
 
-#define SD_KEY_ID "hsmux-sd"
-#define SD_EXCHANGE_ID "hsmux-sd-exchange"
+#define SD_KEY_ID        "hsmux-sd"
+#define SD_EXCHANGE_ID   "hsmux-sd-exchange"
 #define SD_EXCHANGE_BITS 3072
 
 CK_RV sd_fail(CK_RV rv, char *err, size_t err_len, const char *fmt, ...)
@@ -38,7 +38,7 @@ CK_RV sd_tok_open(CK_SESSION_HANDLE session, struct sd_tok *t, char *err, size_t
 		rv = hsmux_slot_get(ref.vslot, &slot);
 	if (rv != CKR_OK)
 		return sd_fail(rv, err, err_len, "the session is not valid (%s)",
-			       hsmux_rv_name(rv));
+		               hsmux_rv_name(rv));
 	t->be = ref.be;
 	t->bsess = ref.bsess;
 	t->vslot = ref.vslot;
@@ -49,10 +49,12 @@ CK_RV sd_tok_open(CK_SESSION_HANDLE session, struct sd_tok *t, char *err, size_t
 		rv = CKR_USER_NOT_LOGGED_IN;
 	else if (rv == CKR_OK && info.state != CKS_RW_USER_FUNCTIONS)
 		rv = info.state == CKS_RW_SO_FUNCTIONS ? CKR_USER_NOT_LOGGED_IN
-						       : CKR_SESSION_READ_ONLY;
+		                                       : CKR_SESSION_READ_ONLY;
 	if (rv != CKR_OK)
-		return sd_fail(rv, err, err_len, "the token needs a read-write session logged in "
-			       "as the user (%s)", hsmux_rv_name(rv));
+		return sd_fail(rv, err, err_len,
+		               "the token needs a read-write session logged in "
+		               "as the user (%s)",
+		               hsmux_rv_name(rv));
 	rv = BACKEND_SLOT_CALL(slot, get_token_info, &ti);
 	if (rv != CKR_OK)
 		return sd_fail(rv, err, err_len, "C_GetTokenInfo failed (%s)", hsmux_rv_name(rv));
@@ -62,14 +64,14 @@ CK_RV sd_tok_open(CK_SESSION_HANDLE session, struct sd_tok *t, char *err, size_t
 
 #define SESS(t) ((struct hsmux_session_ref){.be = (t)->be, .bsess = (t)->bsess})
 
-CK_RV sd_tok_find(struct sd_tok *t, CK_OBJECT_CLASS cls, const char *label,
-		  CK_OBJECT_HANDLE *obj, int *found, char *err, size_t err_len)
+CK_RV sd_tok_find(struct sd_tok *t, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *obj,
+                  int *found, char *err, size_t err_len)
 {
 	CK_BBOOL yes = CK_TRUE;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_LABEL, (void *)label, strlen(label)},
 	};
 	CK_OBJECT_HANDLE objs[2];
 	CK_ULONG n = 0;
@@ -78,21 +80,23 @@ CK_RV sd_tok_find(struct sd_tok *t, CK_OBJECT_CLASS cls, const char *label,
 	rv = BACKEND_CALL(SESS(t), find_objects_init, tmpl, 3);
 	if (rv != CKR_OK)
 		return sd_fail(rv, err, err_len, "C_FindObjectsInit failed (%s)",
-			       hsmux_rv_name(rv));
+		               hsmux_rv_name(rv));
 	rv = BACKEND_CALL(SESS(t), find_objects, objs, 2, &n);
 	BACKEND_CALL(SESS(t), find_objects_final);
 	if (rv != CKR_OK)
 		return sd_fail(rv, err, err_len, "C_FindObjects failed (%s)", hsmux_rv_name(rv));
 	if (n > 1)
-		return sd_fail(CKR_GENERAL_ERROR, err, err_len, "token '%s' holds more than one "
-			       "object labelled '%s'; delete the extra one", t->id.label, label);
+		return sd_fail(CKR_GENERAL_ERROR, err, err_len,
+		               "token '%s' holds more than one "
+		               "object labelled '%s'; delete the extra one",
+		               t->id.label, label);
 	*found = (int)n;
 	*obj = n ? objs[0] : CK_INVALID_HANDLE;
 	return CKR_OK;
 }
 
 CK_RV sd_tok_prf(struct sd_tok *t, CK_OBJECT_HANDLE key, const char *label,
-		 const unsigned char *data, size_t len, unsigned char out[SD_MAC_LEN])
+                 const unsigned char *data, size_t len, unsigned char out[SD_MAC_LEN])
 {
 	CK_MECHANISM mech = {CKM_SHA256_HMAC, NULL, 0};
 	CK_ULONG out_len = SD_MAC_LEN;
@@ -125,14 +129,16 @@ CK_RV sd_tok_fingerprint(struct sd_tok *t, CK_OBJECT_HANDLE key, char out[SD_FP_
 /* The attributes every security-domain key has: it can only compute HMACs, inside the token. */
 #define SD_KEY_TEMPLATE(cls, type, yes, no, token)                                                 \
 	{CKA_CLASS, &(cls), sizeof(cls)}, {CKA_KEY_TYPE, &(type), sizeof(type)},                   \
-		{CKA_TOKEN, &(token), sizeof(token)}, {CKA_PRIVATE, &(yes), sizeof(yes)},          \
-		{CKA_SENSITIVE, &(yes), sizeof(yes)}, {CKA_EXTRACTABLE, &(no), sizeof(no)},        \
-		{CKA_SIGN, &(yes), sizeof(yes)}, {CKA_VERIFY, &(no), sizeof(no)},                  \
-		{CKA_ENCRYPT, &(no), sizeof(no)}, {CKA_DECRYPT, &(no), sizeof(no)},                \
-		{CKA_WRAP, &(no), sizeof(no)}, {CKA_UNWRAP, &(no), sizeof(no)},                    \
-		{CKA_DERIVE, &(no), sizeof(no)},                                                   \
-		{CKA_LABEL, (void *)HSMUX_SD_KEY_LABEL, sizeof(HSMUX_SD_KEY_LABEL) - 1},           \
-		{CKA_ID, (void *)SD_KEY_ID, sizeof(SD_KEY_ID) - 1}
+	    {CKA_TOKEN, &(token), sizeof(token)}, {CKA_PRIVATE, &(yes), sizeof(yes)},              \
+	    {CKA_SENSITIVE, &(yes), sizeof(yes)}, {CKA_EXTRACTABLE, &(no), sizeof(no)},            \
+	    {CKA_SIGN, &(yes), sizeof(yes)}, {CKA_VERIFY, &(no), sizeof(no)},                      \
+	    {CKA_ENCRYPT, &(no), sizeof(no)}, {CKA_DECRYPT, &(no), sizeof(no)},                    \
+	    {CKA_WRAP, &(no), sizeof(no)}, {CKA_UNWRAP, &(no), sizeof(no)},                        \
+	    {CKA_DERIVE, &(no), sizeof(no)},                                                       \
+	    {CKA_LABEL, (void *)HSMUX_SD_KEY_LABEL, sizeof(HSMUX_SD_KEY_LABEL) - 1},               \
+	{                                                                                          \
+		CKA_ID, (void *)SD_KEY_ID, sizeof(SD_KEY_ID) - 1                                   \
+	}
 
 /*
  * The stored key cannot be renamed or deleted through PKCS#11, so a client
@@ -142,18 +148,22 @@ CK_RV sd_tok_fingerprint(struct sd_tok *t, CK_OBJECT_HANDLE key, char out[SD_FP_
  * uploaded key, and a copy is as sensitive and unextractable as the key.
  */
 /* SoftHSM 2.6.1 applies attributes in order and rejects any after CKA_MODIFIABLE is false. */
-#define SD_KEY_LOCKED(no) {CKA_DESTROYABLE, &(no), sizeof(no)}, {CKA_MODIFIABLE, &(no), sizeof(no)}
+#define SD_KEY_LOCKED(no)                                                                          \
+	{CKA_DESTROYABLE, &(no), sizeof(no)},                                                      \
+	{                                                                                          \
+		CKA_MODIFIABLE, &(no), sizeof(no)                                                  \
+	}
 
 CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, bool token,
-			CK_OBJECT_HANDLE *obj)
+                        CK_OBJECT_HANDLE *obj)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, tok = token ? CK_TRUE : CK_FALSE;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_VALUE, key->data, key->len},
-		SD_KEY_TEMPLATE(cls, type, yes, no, tok),
-		SD_KEY_LOCKED(no),
+	    {CKA_VALUE, key->data, key->len},
+	    SD_KEY_TEMPLATE(cls, type, yes, no, tok),
+	    SD_KEY_LOCKED(no),
 	};
 	CK_ULONG count = sizeof(tmpl) / sizeof(tmpl[0]);
 
@@ -161,8 +171,8 @@ CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, bool toke
 	return BACKEND_CALL(SESS(t), create_object, tmpl, token ? count : count - 2, obj);
 }
 
-CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange,
-			const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *obj)
+CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange, const unsigned char *wrapped,
+                        size_t len, CK_OBJECT_HANDLE *obj)
 {
 	CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
 	CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
@@ -173,7 +183,7 @@ CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange,
 	CK_ATTRIBUTE tmpl[] = {SD_KEY_TEMPLATE(cls, type, yes, no, no)};
 
 	return BACKEND_CALL(SESS(t), unwrap_key, &mech, exchange, (CK_BYTE_PTR)wrapped, len, tmpl,
-			    sizeof(tmpl) / sizeof(tmpl[0]), obj);
+	                    sizeof(tmpl) / sizeof(tmpl[0]), obj);
 }
 
 CK_RV sd_tok_store_copy(struct sd_tok *t, CK_OBJECT_HANDLE trial, CK_OBJECT_HANDLE *obj)
@@ -191,29 +201,29 @@ CK_RV sd_tok_generate_exchange(struct sd_tok *t, CK_OBJECT_HANDLE *pub, CK_OBJEC
 	CK_ULONG bits = SD_EXCHANGE_BITS;
 	CK_BYTE exponent[] = {0x01, 0x00, 0x01};
 	CK_ATTRIBUTE pub_tmpl[] = {
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_WRAP, &yes, sizeof(yes)},
-		{CKA_ENCRYPT, &no, sizeof(no)},
-		{CKA_VERIFY, &no, sizeof(no)},
-		{CKA_MODULUS_BITS, &bits, sizeof(bits)},
-		{CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
-		{CKA_LABEL, (void *)HSMUX_SD_EXCHANGE_LABEL, sizeof(HSMUX_SD_EXCHANGE_LABEL) - 1},
-		{CKA_ID, (void *)SD_EXCHANGE_ID, sizeof(SD_EXCHANGE_ID) - 1},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_WRAP, &yes, sizeof(yes)},
+	    {CKA_ENCRYPT, &no, sizeof(no)},
+	    {CKA_VERIFY, &no, sizeof(no)},
+	    {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+	    {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
+	    {CKA_LABEL, (void *)HSMUX_SD_EXCHANGE_LABEL, sizeof(HSMUX_SD_EXCHANGE_LABEL) - 1},
+	    {CKA_ID, (void *)SD_EXCHANGE_ID, sizeof(SD_EXCHANGE_ID) - 1},
 	};
 	CK_ATTRIBUTE priv_tmpl[] = {
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_PRIVATE, &yes, sizeof(yes)},
-		{CKA_SENSITIVE, &yes, sizeof(yes)},
-		{CKA_EXTRACTABLE, &no, sizeof(no)},
-		{CKA_UNWRAP, &yes, sizeof(yes)},
-		{CKA_DECRYPT, &no, sizeof(no)},
-		{CKA_SIGN, &no, sizeof(no)},
-		{CKA_LABEL, (void *)HSMUX_SD_EXCHANGE_LABEL, sizeof(HSMUX_SD_EXCHANGE_LABEL) - 1},
-		{CKA_ID, (void *)SD_EXCHANGE_ID, sizeof(SD_EXCHANGE_ID) - 1},
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_PRIVATE, &yes, sizeof(yes)},
+	    {CKA_SENSITIVE, &yes, sizeof(yes)},
+	    {CKA_EXTRACTABLE, &no, sizeof(no)},
+	    {CKA_UNWRAP, &yes, sizeof(yes)},
+	    {CKA_DECRYPT, &no, sizeof(no)},
+	    {CKA_SIGN, &no, sizeof(no)},
+	    {CKA_LABEL, (void *)HSMUX_SD_EXCHANGE_LABEL, sizeof(HSMUX_SD_EXCHANGE_LABEL) - 1},
+	    {CKA_ID, (void *)SD_EXCHANGE_ID, sizeof(SD_EXCHANGE_ID) - 1},
 	};
 
 	return BACKEND_CALL(SESS(t), generate_key_pair, &mech, pub_tmpl, 8, priv_tmpl, 9, pub,
-			    priv);
+	                    priv);
 }
 
 CK_RV sd_tok_public_key(struct sd_tok *t, CK_OBJECT_HANDLE pub, EVP_PKEY **key)

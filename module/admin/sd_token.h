@@ -30,12 +30,12 @@ CK_RV sd_tok_open(CK_SESSION_HANDLE session, struct sd_tok *t, char *err, size_t
  * Finds the token object of class with label. *found is 0 or 1; more than
  * one gives CKR_GENERAL_ERROR with a message.
  */
-CK_RV sd_tok_find(struct sd_tok *t, CK_OBJECT_CLASS cls, const char *label,
-		  CK_OBJECT_HANDLE *obj, int *found, char *err, size_t err_len);
+CK_RV sd_tok_find(struct sd_tok *t, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *obj,
+                  int *found, char *err, size_t err_len);
 
 /* sd_prf() computed by the token: one CKM_SHA256_HMAC signature with key. */
 CK_RV sd_tok_prf(struct sd_tok *t, CK_OBJECT_HANDLE key, const char *label,
-		 const unsigned char *data, size_t len, unsigned char out[SD_MAC_LEN]);
+                 const unsigned char *data, size_t len, unsigned char out[SD_MAC_LEN]);
 
 /* The security domain's fingerprint, as sd_fingerprint() gives it for the plain key. */
 CK_RV sd_tok_fingerprint(struct sd_tok *t, CK_OBJECT_HANDLE key, char out[SD_FP_HEX_LEN]);
@@ -46,14 +46,14 @@ CK_RV sd_tok_fingerprint(struct sd_tok *t, CK_OBJECT_HANDLE key, char out[SD_FP_
  * modified or destroyed; a session object serves as a trial.
  */
 CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, bool token,
-			CK_OBJECT_HANDLE *obj);
+                        CK_OBJECT_HANDLE *obj);
 
 /*
  * Unwraps a security-domain key with the exchange private key
  * (CKM_RSA_PKCS_OAEP, SHA-1) into a session object, the trial to check.
  */
-CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange,
-			const unsigned char *wrapped, size_t len, CK_OBJECT_HANDLE *obj);
+CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange, const unsigned char *wrapped,
+                        size_t len, CK_OBJECT_HANDLE *obj);
 
 /*
  * Stores a checked trial key as the token's security-domain key, a copy
@@ -72,6 +72,6 @@ CK_RV sd_tok_destroy(struct sd_tok *t, CK_OBJECT_HANDLE obj);
 
 /* Copies a message into err: snprintf() that returns rv, for one-line error returns. */
 CK_RV sd_fail(CK_RV rv, char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #endif /* HSMUX_ADMIN_SD_TOKEN_H */

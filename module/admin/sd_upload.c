@@ -21,23 +21,23 @@
 #define SD_UPLOAD_WRAP "CKM_RSA_PKCS_OAEP SHA-1"
 
 static json_t *upload_doc(const struct sd_doc *doc, const char *exchange_fp,
-			  const unsigned char *wrapped, size_t wrapped_len)
+                          const unsigned char *wrapped, size_t wrapped_len)
 {
 	char *b64 = sd_b64_encode(wrapped, wrapped_len);
 	json_t *up = NULL;
 
 	if (b64)
 		up = json_pack("{s:s, s:i, s:O, s:s, s:s, s:s, s:s}", "format", SD_UPLOAD_FORMAT,
-			       "version", SD_FORMAT_VERSION, "token",
-			       json_object_get(doc->root, "token"), "sd_fingerprint",
-			       doc->sd_fingerprint, "exchange_fingerprint", exchange_fp,
-			       "wrap_mechanism", SD_UPLOAD_WRAP, "wrapped_key", b64);
+		               "version", SD_FORMAT_VERSION, "token",
+		               json_object_get(doc->root, "token"), "sd_fingerprint",
+		               doc->sd_fingerprint, "exchange_fingerprint", exchange_fp,
+		               "wrap_mechanism", SD_UPLOAD_WRAP, "wrapped_key", b64);
 	free(b64);
 	return up;
 }
 
 bool sd_upload_create(const struct sd_doc *doc, const struct sd_secret *key, EVP_PKEY *exchange,
-		      char **text, char *err, size_t err_len)
+                      char **text, char *err, size_t err_len)
 {
 	char exchange_fp[SD_KEY_FP_LEN], why[128];
 	unsigned char *wrapped = NULL, mac[SD_MAC_LEN];
@@ -51,14 +51,12 @@ bool sd_upload_create(const struct sd_doc *doc, const struct sd_secret *key, EVP
 		return false;
 	}
 	if (!sd_key_fingerprint(exchange, exchange_fp) ||
-	    !sd_rsa_oaep_encrypt(exchange, EVP_sha1(), key->data, key->len, &wrapped,
-				 &wrapped_len))
+	    !sd_rsa_oaep_encrypt(exchange, EVP_sha1(), key->data, key->len, &wrapped, &wrapped_len))
 		goto out;
 	up = upload_doc(doc, exchange_fp, wrapped, wrapped_len);
 	body = up ? sd_json_canonical(up, false) : NULL;
-	if (!body ||
-	    !sd_prf(key->data, key->len, SD_LABEL_UPLOAD_MAC, (unsigned char *)body, strlen(body),
-		    mac))
+	if (!body || !sd_prf(key->data, key->len, SD_LABEL_UPLOAD_MAC, (unsigned char *)body,
+	                     strlen(body), mac))
 		goto out;
 	mac_b64 = sd_b64_encode(mac, sizeof(mac));
 	if (!mac_b64 || json_object_set_new(up, "mac", json_string(mac_b64)) != 0)
@@ -67,8 +65,9 @@ bool sd_upload_create(const struct sd_doc *doc, const struct sd_secret *key, EVP
 	ok = *text != NULL;
 out:
 	if (!ok)
-		snprintf(err, err_len, "building upload.json failed (out of memory or an "
-				       "OpenSSL failure)");
+		snprintf(err, err_len,
+		         "building upload.json failed (out of memory or an "
+		         "OpenSSL failure)");
 	free(wrapped);
 	free(body);
 	free(mac_b64);
@@ -90,9 +89,10 @@ static bool upload_fields(struct sd_upload *up, char *err, size_t err_len)
 		return false;
 	}
 	if (json_integer_value(version) != SD_FORMAT_VERSION) {
-		snprintf(err, err_len, "its format version %" JSON_INTEGER_FORMAT
-			 " is not supported; this hsmux reads version %d",
-			 json_integer_value(version), SD_FORMAT_VERSION);
+		snprintf(err, err_len,
+		         "its format version %" JSON_INTEGER_FORMAT
+		         " is not supported; this hsmux reads version %d",
+		         json_integer_value(version), SD_FORMAT_VERSION);
 		return false;
 	}
 	fp = json_string_value(json_object_get(root, "exchange_fingerprint"));
@@ -118,10 +118,9 @@ static bool token_fields(struct sd_upload *up)
 {
 	const json_t *t = json_object_get(up->root, "token");
 	const char *fields[] = {"label", "manufacturer", "model", "serial"};
-	char *dst[] = {up->token.label, up->token.manufacturer, up->token.model,
-		       up->token.serial};
+	char *dst[] = {up->token.label, up->token.manufacturer, up->token.model, up->token.serial};
 	size_t sizes[] = {sizeof(up->token.label), sizeof(up->token.manufacturer),
-			  sizeof(up->token.model), sizeof(up->token.serial)};
+	                  sizeof(up->token.model), sizeof(up->token.serial)};
 
 	if (!json_is_object(t) || json_object_size(t) != 4)
 		return false;
@@ -135,8 +134,7 @@ static bool token_fields(struct sd_upload *up)
 	return true;
 }
 
-bool sd_upload_parse(const char *text, size_t len, struct sd_upload *up, char *err,
-		     size_t err_len)
+bool sd_upload_parse(const char *text, size_t len, struct sd_upload *up, char *err, size_t err_len)
 {
 	json_t *copy = NULL;
 

@@ -42,7 +42,7 @@ void sd_secret_cleanup(struct sd_secret *s)
 }
 
 unsigned char *sd_prf_message(const char *label, const unsigned char *data, size_t data_len,
-			      size_t *msg_len)
+                              size_t *msg_len)
 {
 	size_t label_len = strlen(label);
 	unsigned char *msg;
@@ -62,7 +62,7 @@ unsigned char *sd_prf_message(const char *label, const unsigned char *data, size
 }
 
 bool sd_prf(const unsigned char *key, size_t key_len, const char *label, const unsigned char *data,
-	    size_t data_len, unsigned char out[SD_MAC_LEN])
+            size_t data_len, unsigned char out[SD_MAC_LEN])
 {
 	unsigned int out_len = 0;
 	unsigned char *msg;
@@ -103,7 +103,7 @@ unsigned char *sd_b64_decode(const char *text, size_t *len)
 	for (size_t i = 0; i < text_len; i++) {
 		char c = text[i];
 		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			     (c >= '0' && c <= '9') || c == '+' || c == '/';
+		             (c >= '0' && c <= '9') || c == '+' || c == '/';
 
 		if (c == '=' && i + 2 >= text_len)
 			pad++;
@@ -203,8 +203,9 @@ json_t *sd_json_parse_canonical(const char *text, size_t len, char *err, size_t 
 	same = canon && strlen(canon) == len && memcmp(canon, text, len) == 0;
 	free(canon);
 	if (!same) {
-		snprintf(err, err_len, "the file was modified after it was written (it is not in "
-				       "its canonical form); use the file exactly as hsmux wrote it");
+		snprintf(err, err_len,
+		         "the file was modified after it was written (it is not in "
+		         "its canonical form); use the file exactly as hsmux wrote it");
 		json_decref(doc);
 		return NULL;
 	}

@@ -39,10 +39,10 @@ void sd_secret_cleanup(struct sd_secret *s);
  * Returns false when OpenSSL fails.
  */
 bool sd_prf(const unsigned char *key, size_t key_len, const char *label, const unsigned char *data,
-	    size_t data_len, unsigned char out[SD_MAC_LEN]);
+            size_t data_len, unsigned char out[SD_MAC_LEN]);
 /* The message that a token signs with CKM_SHA256_HMAC for sd_prf(); the caller frees it. */
 unsigned char *sd_prf_message(const char *label, const unsigned char *data, size_t data_len,
-			      size_t *msg_len);
+                              size_t *msg_len);
 
 /* Base64 (RFC 4648, no line breaks). The encoder returns a string the caller frees, or NULL. */
 char *sd_b64_encode(const unsigned char *data, size_t len);

@@ -22,7 +22,7 @@ const char *fx_config(const char *dir, const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s.conf", dir, name);
 	n = snprintf(text, sizeof(text), "[backend:soft]\ntype = softhsm\nstore = %s/%s\n", dir,
-		     name);
+	             name);
 	fx_write(path, text, (size_t)n);
 	return path;
 }
@@ -106,11 +106,10 @@ bool fx_login(struct mod *m, const char *label)
 		fprintf(stderr, "no token '%s'\n", label);
 		return false;
 	}
-	rv = m->fl->C_OpenSession(m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-				  &m->s);
+	rv = m->fl->C_OpenSession(m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &m->s);
 	if (rv == CKR_OK)
 		rv = m->fl->C_Login(m->s, CKU_USER, (CK_UTF8CHAR_PTR)SD_TEST_USER_PIN,
-				    strlen(SD_TEST_USER_PIN));
+		                    strlen(SD_TEST_USER_PIN));
 	if (rv != CKR_OK)
 		fprintf(stderr, "login to '%s': 0x%lx\n", label, rv);
 	return rv == CKR_OK;
@@ -128,19 +127,19 @@ bool fx_init_token(struct mod *m, const char *label)
 	memset(padded, ' ', sizeof(padded));
 	memcpy(padded, label, strlen(label));
 	rv = m->fl->C_InitToken(slot, (CK_UTF8CHAR_PTR)SD_TEST_SO_PIN, strlen(SD_TEST_SO_PIN),
-				padded);
+	                        padded);
 	/* SoftHSM moves an initialized token to a slot ID made from its serial number. */
 	if (rv == CKR_OK && !find_slot(m, label, false, &slot))
 		rv = CKR_SLOT_ID_INVALID;
 	if (rv == CKR_OK)
-		rv = m->fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-					  &s);
+		rv =
+		    m->fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
 	if (rv == CKR_OK)
 		rv = m->fl->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)SD_TEST_SO_PIN,
-				    strlen(SD_TEST_SO_PIN));
+		                    strlen(SD_TEST_SO_PIN));
 	if (rv == CKR_OK)
 		rv = m->fl->C_InitPIN(s, (CK_UTF8CHAR_PTR)SD_TEST_USER_PIN,
-				      strlen(SD_TEST_USER_PIN));
+		                      strlen(SD_TEST_USER_PIN));
 	if (rv == CKR_OK)
 		rv = m->fl->C_CloseSession(s);
 	if (rv != CKR_OK) {
@@ -153,7 +152,7 @@ bool fx_init_token(struct mod *m, const char *label)
 CK_OBJECT_HANDLE fx_find(struct mod *m, CK_OBJECT_CLASS cls, const char *label)
 {
 	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
-			    {CKA_LABEL, (void *)label, strlen(label)}};
+	                    {CKA_LABEL, (void *)label, strlen(label)}};
 	CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
 	CK_ULONG n = 0;
 
@@ -336,7 +335,7 @@ CK_RV fx_activate(struct mod *m, const char *dir, int first, const char *sd_name
 	}
 	fx_path(path, sizeof(path), dir, sd_name);
 	rv = m->admin->sd_activate(m->s, (const unsigned char *const *)der, len, 3, 2, path, err,
-				   sizeof(err));
+	                           sizeof(err));
 	if (rv != CKR_OK)
 		fprintf(stderr, "sd_activate (expected to fail on a second call): %s\n", err);
 	for (int i = 0; i < 3; i++)
@@ -345,7 +344,7 @@ CK_RV fx_activate(struct mod *m, const char *dir, int first, const char *sd_name
 }
 
 static bool write_upload(const char *dir, const struct sd_doc *doc, const struct sd_secret *key,
-			 const char *out_name)
+                         const char *out_name)
 {
 	char path[PATH_MAX], err[256], *upload = NULL;
 	EVP_PKEY *exchange;
@@ -362,7 +361,7 @@ static bool write_upload(const char *dir, const struct sd_doc *doc, const struct
 }
 
 bool fx_recover(const char *dir, const int *which, size_t n, const char *out_name,
-		struct sd_secret *key, char *report, size_t report_len)
+                struct sd_secret *key, char *report, size_t report_len)
 {
 	const char *names[4] = {"c1.key", "c2.key", "c3.key", "c4.key"};
 	const char *picked[4];

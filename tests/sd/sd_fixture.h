@@ -13,7 +13,7 @@
 #include "hsmux/admin.h"
 #include "module/admin/sd_file.h"
 
-#define SD_TEST_SO_PIN "12345678"
+#define SD_TEST_SO_PIN   "12345678"
 #define SD_TEST_USER_PIN "userpin1"
 
 struct mod {
@@ -57,7 +57,8 @@ EVP_PKEY *fx_read_privkey(const char *path);
 /* Writes custodian keys c1.key .. c4.key (PEM, RSA 2048) into dir; c4 is no custodian. */
 void fx_make_custodians(const char *dir);
 
-/* Activates the token of m with custodians first..first+2 and quorum 2; sd.json goes to dir/sd_name. */
+/* Activates the token of m with custodians first..first+2 and quorum 2; sd.json goes to
+ * dir/sd_name. */
 CK_RV fx_activate(struct mod *m, const char *dir, int first, const char *sd_name);
 
 /*
@@ -67,6 +68,6 @@ CK_RV fx_activate(struct mod *m, const char *dir, int first, const char *sd_name
  * rebuilt key is handed over.
  */
 bool fx_recover(const char *dir, const int *which, size_t n, const char *out_name,
-		struct sd_secret *key, char *report, size_t report_len);
+                struct sd_secret *key, char *report, size_t report_len);
 
 #endif

@@ -11,14 +11,14 @@
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 
 static bool gen_pair(struct mod *m, CK_MECHANISM_TYPE type, CK_ATTRIBUTE *pub_extra,
-		     CK_ULONG n_pub_extra, CK_ATTRIBUTE_TYPE use, const char *label)
+                     CK_ULONG n_pub_extra, CK_ATTRIBUTE_TYPE use, const char *label)
 {
 	CK_MECHANISM mech = {type, NULL, 0};
 	CK_ATTRIBUTE pub[8] = {{CKA_TOKEN, &yes, 1}, {CKA_LABEL, (void *)label, strlen(label)}};
 	CK_ATTRIBUTE priv[] = {
-		{CKA_TOKEN, &yes, 1},	  {CKA_PRIVATE, &yes, 1},
-		{CKA_SENSITIVE, &yes, 1}, {CKA_EXTRACTABLE, &no, 1},
-		{use, &yes, 1},		  {CKA_LABEL, (void *)label, strlen(label)},
+	    {CKA_TOKEN, &yes, 1},     {CKA_PRIVATE, &yes, 1},
+	    {CKA_SENSITIVE, &yes, 1}, {CKA_EXTRACTABLE, &no, 1},
+	    {use, &yes, 1},           {CKA_LABEL, (void *)label, strlen(label)},
 	};
 	CK_OBJECT_HANDLE h1, h2;
 
@@ -34,18 +34,25 @@ bool keys_make(struct mod *m)
 	/* DER OID of prime256v1 */
 	CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 	CK_ATTRIBUTE rsa_sign[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)},
-				   {CKA_PUBLIC_EXPONENT, e, 3}, {CKA_VERIFY, &yes, 1}};
+	                           {CKA_PUBLIC_EXPONENT, e, 3},
+	                           {CKA_VERIFY, &yes, 1}};
 	CK_ATTRIBUTE rsa_dec[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)},
-				  {CKA_PUBLIC_EXPONENT, e, 3}, {CKA_ENCRYPT, &yes, 1}};
+	                          {CKA_PUBLIC_EXPONENT, e, 3},
+	                          {CKA_ENCRYPT, &yes, 1}};
 	CK_ATTRIBUTE ec[] = {{CKA_EC_PARAMS, p256, sizeof(p256)}, {CKA_VERIFY, &yes, 1}};
 	CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_MECHANISM aes_gen = {CKM_AES_KEY_GEN, NULL, 0};
-	CK_ATTRIBUTE aes_tmpl[] = {
-		{CKA_CLASS, &secret, sizeof(secret)}, {CKA_KEY_TYPE, &aes, sizeof(aes)},
-		{CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1}, {CKA_SENSITIVE, &yes, 1},
-		{CKA_EXTRACTABLE, &no, 1}, {CKA_ENCRYPT, &yes, 1}, {CKA_DECRYPT, &yes, 1},
-		{CKA_VALUE_LEN, &aes_len, sizeof(aes_len)}, {CKA_LABEL, "aes", 3}};
+	CK_ATTRIBUTE aes_tmpl[] = {{CKA_CLASS, &secret, sizeof(secret)},
+	                           {CKA_KEY_TYPE, &aes, sizeof(aes)},
+	                           {CKA_TOKEN, &yes, 1},
+	                           {CKA_PRIVATE, &yes, 1},
+	                           {CKA_SENSITIVE, &yes, 1},
+	                           {CKA_EXTRACTABLE, &no, 1},
+	                           {CKA_ENCRYPT, &yes, 1},
+	                           {CKA_DECRYPT, &yes, 1},
+	                           {CKA_VALUE_LEN, &aes_len, sizeof(aes_len)},
+	                           {CKA_LABEL, "aes", 3}};
 	CK_OBJECT_HANDLE k;
 
 	return gen_pair(m, CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_sign, 3, CKA_SIGN, "rsa-sign") &&
@@ -91,10 +98,10 @@ static EVP_PKEY *ec_public(struct mod *m, CK_OBJECT_HANDLE h)
 
 	/* CKA_EC_POINT is a DER OCTET STRING: 0x04, length, then the uncompressed point. */
 	if (m->fl->C_GetAttributeValue(m->s, h, a, 1) == CKR_OK && a[0].ulValueLen == 67) {
-		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-							     "prime256v1", 0);
-		params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point + 2,
-							      65);
+		params[0] =
+		    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+		params[1] =
+		    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point + 2, 65);
 		params[2] = OSSL_PARAM_construct_end();
 		if (EVP_PKEY_fromdata_init(c) == 1)
 			EVP_PKEY_fromdata(c, &k, EVP_PKEY_PUBLIC_KEY, params);
@@ -136,7 +143,7 @@ static bool save_ciphertexts(struct mod *m, const char *dir)
 	ok = c && EVP_PKEY_encrypt_init(c) == 1 &&
 	     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1 &&
 	     EVP_PKEY_encrypt(c, out, &n, (const unsigned char *)KEYS_PLAINTEXT,
-			      strlen(KEYS_PLAINTEXT)) == 1;
+	                      strlen(KEYS_PLAINTEXT)) == 1;
 	EVP_PKEY_CTX_free(c);
 	EVP_PKEY_free(k);
 	snprintf(path, sizeof(path), "%s/rsa.ct", dir);
@@ -144,7 +151,7 @@ static bool save_ciphertexts(struct mod *m, const char *dir)
 
 	ok = ok && m->fl->C_EncryptInit(m->s, &cbc, fx_find(m, CKO_SECRET_KEY, "aes")) == CKR_OK &&
 	     m->fl->C_Encrypt(m->s, (CK_BYTE_PTR)KEYS_PLAINTEXT, strlen(KEYS_PLAINTEXT), out,
-			      &out_len) == CKR_OK;
+	                      &out_len) == CKR_OK;
 	snprintf(path, sizeof(path), "%s/aes.ct", dir);
 	return ok && fx_write(path, out, out_len);
 }
@@ -152,9 +159,8 @@ static bool save_ciphertexts(struct mod *m, const char *dir)
 bool keys_export(struct mod *m, const char *dir)
 {
 	return save_pem(rsa_public(m, fx_find(m, CKO_PUBLIC_KEY, "rsa-sign")), dir,
-			"rsa-sign.pem") &&
-	       save_pem(rsa_public(m, fx_find(m, CKO_PUBLIC_KEY, "rsa-dec")), dir,
-			"rsa-dec.pem") &&
+	                "rsa-sign.pem") &&
+	       save_pem(rsa_public(m, fx_find(m, CKO_PUBLIC_KEY, "rsa-dec")), dir, "rsa-dec.pem") &&
 	       save_pem(ec_public(m, fx_find(m, CKO_PUBLIC_KEY, "ec")), dir, "ec.pem") &&
 	       save_ciphertexts(m, dir);
 }
@@ -170,7 +176,7 @@ static bool verify(const char *dir, const char *pem, const unsigned char *sig, s
 	k = fx_read_pubkey(path);
 	ok = k && md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
 	     EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)KEYS_PLAINTEXT,
-			      strlen(KEYS_PLAINTEXT)) == 1;
+	                      strlen(KEYS_PLAINTEXT)) == 1;
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(k);
 	return ok;
@@ -197,8 +203,8 @@ static bool check_sign(struct mod *m, const char *dir)
 	bool ok;
 
 	ok = m->fl->C_SignInit(m->s, &rsa, fx_find(m, CKO_PRIVATE_KEY, "rsa-sign")) == CKR_OK &&
-	     m->fl->C_Sign(m->s, (CK_BYTE_PTR)KEYS_PLAINTEXT, strlen(KEYS_PLAINTEXT), sig,
-			   &len) == CKR_OK &&
+	     m->fl->C_Sign(m->s, (CK_BYTE_PTR)KEYS_PLAINTEXT, strlen(KEYS_PLAINTEXT), sig, &len) ==
+	         CKR_OK &&
 	     verify(dir, "rsa-sign.pem", sig, len);
 	if (!ok)
 		return false;
@@ -222,8 +228,8 @@ static bool check_decrypt(struct mod *m, const char *dir)
 
 	snprintf(path, sizeof(path), "%s/rsa.ct", dir);
 	ct = fx_read(path, &ct_len);
-	ok = ct && m->fl->C_DecryptInit(m->s, &rsa, fx_find(m, CKO_PRIVATE_KEY, "rsa-dec")) ==
-			   CKR_OK &&
+	ok = ct &&
+	     m->fl->C_DecryptInit(m->s, &rsa, fx_find(m, CKO_PRIVATE_KEY, "rsa-dec")) == CKR_OK &&
 	     m->fl->C_Decrypt(m->s, ct, ct_len, out, &out_len) == CKR_OK &&
 	     out_len == strlen(KEYS_PLAINTEXT) && memcmp(out, KEYS_PLAINTEXT, out_len) == 0;
 	free(ct);

@@ -18,18 +18,18 @@ static const char *small = "token object";
 static unsigned char *make_backup(const unsigned char *key, size_t *len)
 {
 	unsigned char salt[BK_SALT_LEN] = {1, 2, 3};
-	json_t *objects = json_pack("[{s:s, s:s, s:s, s:s}]", "class", "CKO_SECRET_KEY",
-				    "key_type", "CKK_AES", "label", "aes", "id", "01");
-	json_t *header = bk_header_build("softhsm", fp_a, salt, json_pack("{s:s}", "label", "A"),
-					 objects);
+	json_t *objects = json_pack("[{s:s, s:s, s:s, s:s}]", "class", "CKO_SECRET_KEY", "key_type",
+	                            "CKK_AES", "label", "aes", "id", "01");
+	json_t *header =
+	    bk_header_build("softhsm", fp_a, salt, json_pack("{s:s}", "label", "A"), objects);
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
 	struct bk_writer *w = bk_writer_new(f, header, key);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
-	CU_ASSERT_TRUE(bk_writer_file(w, "token.object", (const unsigned char *)small,
-				      strlen(small)));
+	CU_ASSERT_TRUE(
+	    bk_writer_file(w, "token.object", (const unsigned char *)small, strlen(small)));
 	CU_ASSERT_TRUE(bk_writer_file(w, "big.object", big, sizeof(big)));
 	CU_ASSERT_TRUE(bk_writer_file(w, "empty.lock", NULL, 0));
 	CU_ASSERT_TRUE(bk_writer_finish(w));
@@ -139,8 +139,8 @@ static void test_backup_reordered_chunks_rejected(void)
 
 	RAND_bytes(key, sizeof(key));
 	data = make_backup(key, &len);
-	header_len = 12 + ((size_t)data[8] << 24 | (size_t)data[9] << 16 |
-			   (size_t)data[10] << 8 | data[11]);
+	header_len =
+	    12 + ((size_t)data[8] << 24 | (size_t)data[9] << 16 | (size_t)data[10] << 8 | data[11]);
 	swapped = malloc(len);
 	memcpy(swapped, data, len);
 	/* Chunks 0 and 1 are full, so they have the same length and can trade places. */
@@ -184,6 +184,6 @@ void backup_file_register(void)
 	CU_add_test(s, "test_backup_wrong_key_rejected", test_backup_wrong_key_rejected);
 	CU_add_test(s, "test_backup_flips_and_cuts_rejected", test_backup_flips_and_cuts_rejected);
 	CU_add_test(s, "test_backup_reordered_chunks_rejected",
-		    test_backup_reordered_chunks_rejected);
+	            test_backup_reordered_chunks_rejected);
 	CU_add_test(s, "test_backup_wrong_version_rejected", test_backup_wrong_version_rejected);
 }

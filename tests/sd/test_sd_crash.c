@@ -64,14 +64,13 @@ static int step_target(void *arg)
 	if (!upload) {
 		path_of(path, "exchange.pem");
 		return fx_init_token(&m, "B") &&
-			       m.admin->sd_init_recovery(m.s, path, err, sizeof(err)) == CKR_OK
-			       ? 0
-			       : 2;
+		               m.admin->sd_init_recovery(m.s, path, err, sizeof(err)) == CKR_OK
+		           ? 0
+		           : 2;
 	}
 	path_of(path, "upload.json");
-	return fx_login(&m, "B") && m.admin->sd_upload(m.s, path, err, sizeof(err)) == CKR_OK
-		       ? 0
-		       : 3;
+	return fx_login(&m, "B") && m.admin->sd_upload(m.s, path, err, sizeof(err)) == CKR_OK ? 0
+	                                                                                      : 3;
 }
 
 /* Digests a backup's files as fx_dir_digest() digests a directory; false unless it is whole. */
@@ -86,8 +85,9 @@ static bool backup_digest(const char *path, unsigned char out[32])
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	enum bk_next next = BK_NEXT_ERROR;
 
-	if (r && sd_prf(sd_key.data, sd_key.len, SD_LABEL_BACKUP_KEY, bk_reader_header(r)->salt,
-			BK_SALT_LEN, key) &&
+	if (r &&
+	    sd_prf(sd_key.data, sd_key.len, SD_LABEL_BACKUP_KEY, bk_reader_header(r)->salt,
+	           BK_SALT_LEN, key) &&
 	    bk_reader_set_key(r, key)) {
 		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 		while ((next = bk_reader_next(r, name, &data, &len, err, sizeof(err))) ==
@@ -258,8 +258,8 @@ static bool staging_in_tokens(void)
 static void test_sd_crash_restore(void)
 {
 	char path[PATH_MAX], store[PATH_MAX];
-	struct victim v = {.conf = fx_config(dir, "b"), .label = "B", .file = path,
-			   .restore = true};
+	struct victim v = {
+	    .conf = fx_config(dir, "b"), .label = "B", .file = path, .restore = true};
 	unsigned char after[32], now[32];
 	long full;
 	int unchanged = 0, restored = 0;
@@ -286,7 +286,8 @@ static void test_sd_crash_restore(void)
 		CU_ASSERT_FALSE(staging_in_tokens());
 	}
 	printf("\n    restore: %d of %d kills left the token as it was, %d restored it "
-	       "(full run %ld us)\n", unchanged, CRASH_ROUNDS, restored, full);
+	       "(full run %ld us)\n",
+	       unchanged, CRASH_ROUNDS, restored, full);
 	CU_ASSERT_EQUAL(unchanged + restored, CRASH_ROUNDS);
 }
 
@@ -308,7 +309,7 @@ int main(void)
 	CU_pSuite s;
 
 	snprintf(dir, sizeof(dir), "%s/hsmux-sd-crash-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;
 	unsetenv("SOFTHSM2_CONF");
@@ -322,7 +323,7 @@ int main(void)
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-		 CU_get_number_of_suites_failed();
+	         CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
 	sd_secret_cleanup(&sd_key);
 	if (!failed) {

@@ -14,23 +14,24 @@
 #include "module/admin/sd_share.h"
 #include "sd_test.h"
 
-static const struct sd_token_id test_token = {
-	.label = "payments", .manufacturer = "SoftHSM project", .model = "SoftHSM v2",
-	.serial = "0e15059753eaea20"};
+static const struct sd_token_id test_token = {.label = "payments",
+                                              .manufacturer = "SoftHSM project",
+                                              .model = "SoftHSM v2",
+                                              .serial = "0e15059753eaea20"};
 
 /* HKDF-Expand as OpenSSL's own KDF computes it: the independent check of sd_prf(). */
 static void hkdf_expand(const unsigned char *prk, size_t prk_len, const unsigned char *info,
-			size_t info_len, unsigned char *out, size_t out_len)
+                        size_t info_len, unsigned char *out, size_t out_len)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
 	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)prk, prk_len),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len),
-		OSSL_PARAM_construct_end()};
+	    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
+	    OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)prk, prk_len),
+	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len),
+	    OSSL_PARAM_construct_end()};
 
 	CU_ASSERT_EQUAL(EVP_KDF_derive(ctx, out, out_len, params), 1);
 	EVP_KDF_CTX_free(ctx);
@@ -40,16 +41,16 @@ static void hkdf_expand(const unsigned char *prk, size_t prk_len, const unsigned
 static void test_sd_prf_rfc5869_vector(void)
 {
 	/* RFC 5869 test case 1: PRK, info and the first 32 bytes of OKM. */
-	static const unsigned char prk[] = {
-		0x07, 0x77, 0x09, 0x36, 0x2c, 0x2e, 0x32, 0xdf, 0x0d, 0xdc, 0x3f,
-		0x0d, 0xc4, 0x7b, 0xba, 0x63, 0x90, 0xb6, 0xc7, 0x3b, 0xb5, 0x0f,
-		0x9c, 0x31, 0x22, 0xec, 0x84, 0x4a, 0xd7, 0xc2, 0xb3, 0xe5};
+	static const unsigned char prk[] = {0x07, 0x77, 0x09, 0x36, 0x2c, 0x2e, 0x32, 0xdf,
+	                                    0x0d, 0xdc, 0x3f, 0x0d, 0xc4, 0x7b, 0xba, 0x63,
+	                                    0x90, 0xb6, 0xc7, 0x3b, 0xb5, 0x0f, 0x9c, 0x31,
+	                                    0x22, 0xec, 0x84, 0x4a, 0xd7, 0xc2, 0xb3, 0xe5};
 	static const unsigned char info[] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4,
-					     0xf5, 0xf6, 0xf7, 0xf8, 0xf9};
-	static const unsigned char okm[] = {
-		0x3c, 0xb2, 0x5f, 0x25, 0xfa, 0xac, 0xd5, 0x7a, 0x90, 0x43, 0x4f,
-		0x64, 0xd0, 0x36, 0x2f, 0x2a, 0x2d, 0x2d, 0x0a, 0x90, 0xcf, 0x1a,
-		0x5a, 0x4c, 0x5d, 0xb0, 0x2d, 0x56, 0xec, 0xc4, 0xc5, 0xbf};
+	                                     0xf5, 0xf6, 0xf7, 0xf8, 0xf9};
+	static const unsigned char okm[] = {0x3c, 0xb2, 0x5f, 0x25, 0xfa, 0xac, 0xd5, 0x7a,
+	                                    0x90, 0x43, 0x4f, 0x64, 0xd0, 0x36, 0x2f, 0x2a,
+	                                    0x2d, 0x2d, 0x0a, 0x90, 0xcf, 0x1a, 0x5a, 0x4c,
+	                                    0x5d, 0xb0, 0x2d, 0x56, 0xec, 0xc4, 0xc5, 0xbf};
 	unsigned char out[32];
 
 	hkdf_expand(prk, sizeof(prk), info, sizeof(info), out, sizeof(out));
@@ -128,7 +129,7 @@ static char *make_doc(struct sd_secret *key)
 }
 
 static bool recover_with(const char *text, size_t len, const int *which, size_t n,
-			 struct sd_secret *out, char *report, size_t report_len)
+                         struct sd_secret *out, char *report, size_t report_len)
 {
 	EVP_PKEY *keys[4];
 	const char *names[4] = {"k1.pem", "k2.pem", "k3.pem", "k4.pem"};
@@ -218,8 +219,8 @@ static void test_sd_doc_share_of_other_custodian(void)
 	int which[2] = {0, 2};
 
 	swapped = swap_share(text);
-	CU_ASSERT_FALSE(recover_with(swapped, strlen(swapped), which, 2, &out, report,
-				     sizeof(report)));
+	CU_ASSERT_FALSE(
+	    recover_with(swapped, strlen(swapped), which, 2, &out, report, sizeof(report)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(report, "custodian key 'k1.pem'"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(report, "does not open the share of custodian 1"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(report, "only 1 valid share"));
@@ -269,9 +270,10 @@ static void test_sd_doc_rejects_bad_parameters(void)
 	sd_secret_cleanup(&key);
 }
 
-/* Verifies an upload the way the module does, with the exchange private key in place of the token. */
+/* Verifies an upload the way the module does, with the exchange private key in place of the token.
+ */
 static bool upload_verify(const char *text, size_t len, EVP_PKEY *exchange,
-			  const unsigned char *want_key)
+                          const unsigned char *want_key)
 {
 	struct sd_upload up;
 	struct sd_secret key = {0};
@@ -285,7 +287,7 @@ static bool upload_verify(const char *text, size_t len, EVP_PKEY *exchange,
 		goto out;
 	ok = key.len == 32 && sd_fingerprint(&key, fp) && strcmp(fp, up.sd_fingerprint) == 0 &&
 	     sd_prf(key.data, 32, SD_LABEL_UPLOAD_MAC, (unsigned char *)up.mac_body,
-		    up.mac_body_len, mac) &&
+	            up.mac_body_len, mac) &&
 	     memcmp(mac, up.mac, 32) == 0 && memcmp(key.data, want_key, 32) == 0;
 out:
 	sd_secret_cleanup(&key);
@@ -353,11 +355,11 @@ void sd_files_register(void)
 	CU_add_test(s, "test_sd_doc_one_key_fails", test_sd_doc_one_key_fails);
 	CU_add_test(s, "test_sd_doc_foreign_key_named", test_sd_doc_foreign_key_named);
 	CU_add_test(s, "test_sd_doc_share_of_other_custodian",
-		    test_sd_doc_share_of_other_custodian);
+	            test_sd_doc_share_of_other_custodian);
 	CU_add_test(s, "test_sd_doc_every_flipped_byte_rejected",
-		    test_sd_doc_every_flipped_byte_rejected);
+	            test_sd_doc_every_flipped_byte_rejected);
 	CU_add_test(s, "test_sd_doc_rejects_bad_parameters", test_sd_doc_rejects_bad_parameters);
 	CU_add_test(s, "test_sd_upload_round_trip_and_flips", test_sd_upload_round_trip_and_flips);
 	CU_add_test(s, "test_sd_write_file_new_keeps_existing",
-		    test_sd_write_file_new_keeps_existing);
+	            test_sd_write_file_new_keeps_existing);
 }

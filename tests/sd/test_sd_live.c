@@ -21,7 +21,7 @@
 #include "sd_fixture.h"
 #include "sd_keys.h"
 
-#define LIVE_BACKUPS 12
+#define LIVE_BACKUPS   12
 #define WRITER_SECONDS 3
 
 static char dir[1024];
@@ -45,11 +45,11 @@ static CK_RV write_round(struct mod *m, int i, CK_OBJECT_HANDLE *previous)
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ULONG len = 32;
 	char label[32], renamed[32];
-	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},  {CKA_KEY_TYPE, &type, sizeof(type)},
-			       {CKA_TOKEN, &yes, 1},		{CKA_PRIVATE, &yes, 1},
-			       {CKA_SENSITIVE, &yes, 1},	{CKA_EXTRACTABLE, &no, 1},
-			       {CKA_ENCRYPT, &yes, 1},		{CKA_VALUE_LEN, &len, sizeof(len)},
-			       {CKA_LABEL, label, 0}};
+	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
+	                       {CKA_TOKEN, &yes, 1},           {CKA_PRIVATE, &yes, 1},
+	                       {CKA_SENSITIVE, &yes, 1},       {CKA_EXTRACTABLE, &no, 1},
+	                       {CKA_ENCRYPT, &yes, 1},         {CKA_VALUE_LEN, &len, sizeof(len)},
+	                       {CKA_LABEL, label, 0}};
 	CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
 	CK_ATTRIBUTE rename = {CKA_LABEL, renamed, 0};
 	CK_OBJECT_HANDLE key;
@@ -130,8 +130,9 @@ static int check_backup(const char *path)
 	bool token_object = false, generation = false, whole = true;
 	int objects = 0;
 
-	if (r && sd_prf(sd_key.data, sd_key.len, SD_LABEL_BACKUP_KEY, bk_reader_header(r)->salt,
-			BK_SALT_LEN, key) &&
+	if (r &&
+	    sd_prf(sd_key.data, sd_key.len, SD_LABEL_BACKUP_KEY, bk_reader_header(r)->salt,
+	           BK_SALT_LEN, key) &&
 	    bk_reader_set_key(r, key)) {
 		while ((next = bk_reader_next(r, name, &data, &len, err, sizeof(err))) ==
 		       BK_NEXT_FILE) {
@@ -200,7 +201,7 @@ int main(void)
 	CU_pSuite s;
 
 	snprintf(dir, sizeof(dir), "%s/hsmux-sd-live-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;
 	unsetenv("SOFTHSM2_CONF");

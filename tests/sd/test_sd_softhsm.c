@@ -38,7 +38,8 @@ static int step_source(void *arg)
 	if (m.admin->backup(m.s, path, err, sizeof(err)) != CKR_KEY_NEEDED ||
 	    !strstr(err, "hsmux sd download"))
 		return 2;
-	if (fx_activate(&m, dir, 1, "sd.json") != CKR_OK || fx_activate(&m, dir, 1, "sd2.json") == CKR_OK)
+	if (fx_activate(&m, dir, 1, "sd.json") != CKR_OK ||
+	    fx_activate(&m, dir, 1, "sd2.json") == CKR_OK)
 		return 3;
 	if (m.admin->sd_fingerprint(m.s, fp, err, sizeof(err)) != CKR_OK)
 		return 4;
@@ -70,7 +71,7 @@ static int step_target_init(void *arg)
 
 /* Gives a flipped copy of a file to fn for a spread of byte positions; counts acceptances. */
 static int flips_accepted(struct mod *m, const char *name, size_t stride,
-			  CK_RV (*fn)(struct mod *m, const char *path))
+                          CK_RV (*fn)(struct mod *m, const char *path))
 {
 	char path[PATH_MAX], bad[PATH_MAX];
 	unsigned char *data;
@@ -217,8 +218,8 @@ int main(void)
 	unsigned int failed;
 	CU_pSuite s;
 
-	snprintf(dir, sizeof(dir), "%s/hsmux-sd-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR")
-									   : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/hsmux-sd-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;
 	unsetenv("SOFTHSM2_CONF");
