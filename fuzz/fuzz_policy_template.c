@@ -2,10 +2,10 @@
  * Fuzzes the policy's template and attribute parsing: the input becomes a
  * call (which C_* function, which policy settings) and one or two
  * templates, nested templates included, run over the mock backend of the
- * policy tests. Besides ASan, the target checks the rules themselves and
+ * policy tests. Besides ASan, the target checks the rules themselves. It
  * aborts when a call that succeeded left a private or secret key readable
- * or with both a wrap and an encrypt role, or when a read returned a
- * secret component of a protected key.
+ * or with both a wrap and an encrypt role. It also aborts when a read
+ * returned a secret component of a protected key.
  *
  * Input: byte 0 picks the call, byte 1 the settings, the rest are
  * attributes. Each attribute is a type byte (an index into a table of
@@ -240,7 +240,7 @@ static void run_call(const struct hsmux_session_ref *s, uint8_t op, uint8_t bits
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* The decoder holds pointers into its own nested arrays: keep it off the stack. */
+	/* The decoder is large (its nested arrays), so it is static, not on the stack. */
 	static struct decoder d;
 	CK_ATTRIBUTE a[MAX_ATTRS], b[MAX_ATTRS];
 	CK_ULONG na, nb = 0;

@@ -13,7 +13,7 @@
 
 enum attack_verdict {
 	ATTACK_SUCCEEDED, /* key bytes recovered and equal to the known value */
-	ATTACK_BLOCKED,   /* a call failed; rv and step say which */
+	ATTACK_BLOCKED,   /* a call failed; rv and the detail name the call */
 	ATTACK_NA,        /* the module lacks a mechanism or function the attack needs */
 };
 
@@ -31,7 +31,7 @@ struct attack_ctx {
 	CK_ULONG n_mechs;
 };
 
-/* Key properties for the template builders: each flag asks for TRUE, its absence for FALSE. */
+/* Key properties for the template builders: each flag requests TRUE, its absence FALSE. */
 enum {
 	KEY_ENCRYPT = 1u << 0,
 	KEY_DECRYPT = 1u << 1,

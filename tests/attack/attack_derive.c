@@ -270,7 +270,7 @@ static BIGNUM *read_public_bn(struct attack_ctx *ctx, CK_OBJECT_HANDLE pub, CK_A
 }
 
 /*
- * Bleichenbacher's attack needs an unwrap whose return code tells a
+ * Bleichenbacher's attack needs an unwrap whose return code distinguishes a
  * conforming padding from a broken one. Turning the oracle into key bytes
  * takes many thousands of queries (an estimate that depends on the oracle),
  * so the suite shows the oracle itself: a conforming block with a wrong key
