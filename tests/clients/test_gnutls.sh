@@ -6,6 +6,15 @@
 client_test_init "$@"
 need p11tool certtool
 
+# NOTE: with the ASan runtime preloaded, every p11-kit user on Debian 12 (GCC 12,
+# glibc 2.36) hangs at exit in newlocale/freelocale on a broken
+# __libc_setlocale_lock, even `p11tool --list-tokens` without our module.
+# So the sanitizer build skips this client.
+if [ -n "${HSMUX_TEST_SANITIZED:-}" ]; then
+	echo "SKIP: p11tool hangs under a preloaded ASan runtime, with or without hsmux"
+	exit 77
+fi
+
 TOKEN=gnutls-token
 token_init "$TOKEN"
 keypair_gen "$TOKEN" rsa:2048 rsa2048 01
