@@ -6,10 +6,9 @@
 client_test_init "$@"
 need p11tool certtool
 
-# NOTE: with the ASan runtime preloaded, every p11-kit user on Debian 12 (GCC 12,
-# glibc 2.36) hangs at exit in newlocale/freelocale on a broken
-# __libc_setlocale_lock, even `p11tool --list-tokens` without our module.
-# So the sanitizer build skips this client.
+# NOTE: with GCC 12's ASan runtime preloaded on Debian 12, p11tool hangs in
+# p11-kit's exit-time freelocale on a broken __libc_setlocale_lock, even
+# `p11tool --list-tokens` without our module. So the sanitizer build skips it.
 if [ -n "${HSMUX_TEST_SANITIZED:-}" ]; then
 	echo "SKIP: p11tool hangs under a preloaded ASan runtime, with or without hsmux"
 	exit 77
