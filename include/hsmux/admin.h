@@ -49,7 +49,7 @@ struct hsmux_admin_functions {
 	 * that has a security domain already gives CKR_FUNCTION_REJECTED.
 	 * When storing the key fails, sd_path is removed again.
 	 */
-	CK_RV (*sd_activate)
+	CK_RV(*sd_activate)
 	(CK_SESSION_HANDLE session, const unsigned char *const *custodian_spki,
 	 const size_t *spki_len, size_t n, unsigned int quorum, const char *sd_path, char *err,
 	 size_t err_len);
@@ -59,15 +59,16 @@ struct hsmux_admin_functions {
 	 * to fingerprint, or gives CKR_KEY_NEEDED when the token has no
 	 * security domain.
 	 */
-	CK_RV (*sd_fingerprint)
+	CK_RV(*sd_fingerprint)
 	(CK_SESSION_HANDLE session, char fingerprint[65], char *err, size_t err_len);
 
 	/*
-	 * Makes the token's RSA-3072 exchange key (replacing an earlier one)
-	 * and writes its public key as PEM to pem_path. A token with a
-	 * security domain gives CKR_FUNCTION_REJECTED.
+	 * Makes the token's RSA exchange key, replacing an earlier one: 3072
+	 * bits, or 2048 where the token makes nothing larger. Writes its public
+	 * key as PEM to pem_path. A token with a security domain gives
+	 * CKR_FUNCTION_REJECTED.
 	 */
-	CK_RV (*sd_init_recovery)
+	CK_RV(*sd_init_recovery)
 	(CK_SESSION_HANDLE session, const char *pem_path, char *err, size_t err_len);
 
 	/*
@@ -79,7 +80,7 @@ struct hsmux_admin_functions {
 	 * token without an exchange key gives CKR_KEY_NEEDED; one with a
 	 * security domain, CKR_FUNCTION_REJECTED.
 	 */
-	CK_RV (*sd_upload)
+	CK_RV(*sd_upload)
 	(CK_SESSION_HANDLE session, const char *upload_path, char *err, size_t err_len);
 
 	/*

@@ -216,7 +216,7 @@ CK_RV admin_sd_init_recovery(CK_SESSION_HANDLE session, const char *pem_path, ch
 	if (rv == CKR_OK)
 		rv = admin_drop_exchange(&t, err, err_len);
 	if (rv == CKR_OK && (rv = sd_tok_generate_exchange(&t, &pub, &priv)) != CKR_OK)
-		sd_fail(rv, err, err_len, "token '%s' cannot make an RSA-3072 exchange key (%s)",
+		sd_fail(rv, err, err_len, "token '%s' cannot make an RSA exchange key (%s)",
 		        t.id.label, hsmux_rv_name(rv));
 	if (rv == CKR_OK)
 		rv = sd_tok_public_key(&t, pub, &key);

@@ -194,11 +194,24 @@ CK_RV sd_tok_store_copy(struct sd_tok *t, CK_OBJECT_HANDLE trial, CK_OBJECT_HAND
 	return BACKEND_CALL(SESS(t), copy_object, trial, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), obj);
 }
 
+/* RSA-3072 where the token can make it, else RSA-2048 (many TPMs stop there). */
+static CK_ULONG exchange_bits(struct sd_tok *t)
+{
+	struct hsmux_slot_ref slot = {.be = t->be, .bslot = t->bslot};
+	CK_MECHANISM_INFO info;
+
+	if (BACKEND_SLOT_CALL(slot, get_mechanism_info, CKM_RSA_PKCS_KEY_PAIR_GEN, &info) ==
+	        CKR_OK &&
+	    info.ulMaxKeySize < SD_EXCHANGE_BITS)
+		return SD_RSA_BITS_MIN;
+	return SD_EXCHANGE_BITS;
+}
+
 CK_RV sd_tok_generate_exchange(struct sd_tok *t, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ULONG bits = SD_EXCHANGE_BITS;
+	CK_ULONG bits = exchange_bits(t);
 	CK_BYTE exponent[] = {0x01, 0x00, 0x01};
 	CK_ATTRIBUTE pub_tmpl[] = {
 	    {CKA_TOKEN, &yes, sizeof(yes)},

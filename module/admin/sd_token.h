@@ -62,7 +62,10 @@ CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange, const unsig
  */
 CK_RV sd_tok_store_copy(struct sd_tok *t, CK_OBJECT_HANDLE trial, CK_OBJECT_HANDLE *obj);
 
-/* Makes the RSA-3072 exchange key pair (token objects; the private key may only unwrap). */
+/*
+ * Makes the exchange key pair, RSA-3072 or RSA-2048 when the token makes
+ * nothing larger (token objects; the private key may only unwrap).
+ */
 CK_RV sd_tok_generate_exchange(struct sd_tok *t, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);
 
 /* Reads an RSA public key object into an EVP_PKEY that the caller frees. */
