@@ -269,7 +269,6 @@ CK_RV C_CloseAllSessions(CK_SLOT_ID slot)
 	if (rv == CKR_OK) {
 		hsmux_session_remove_slot(slot);
 		rv = BACKEND_SLOT_CALL(sl, close_all_sessions);
-		hsmux_policy_forget_session_objects(sl.be, sl.bslot);
 	}
 	return traced("C_CloseAllSessions", slot, rv);
 }

@@ -235,6 +235,10 @@ void hsmux_session_remove_slot(CK_SLOT_ID vslot)
 		}
 	}
 	pthread_mutex_unlock(&router.lock);
+	/* The slot's handles may name other objects now (a restore starts the backend again). */
+	if ((vslot >> HSMUX_SLOT_BACKEND_SHIFT) < router.n_backends)
+		hsmux_policy_forget_slot(&router.backends[vslot >> HSMUX_SLOT_BACKEND_SHIFT],
+		                         vslot & 0xFFFFFFFFUL);
 }
 
 /*
