@@ -3,9 +3,15 @@
  * sticky attributes, filtered reads, wrap, unwrap and derive, C_DigestKey,
  * the operation state, the *Init checks and the attribute cache.
  */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
+
+#include "module/trace.h"
 
 #include "tests/policy/policy_fixture.h"
 
@@ -465,6 +471,86 @@ static void test_cache_session_objects(void)
 	fixture_stop();
 }
 
+static void test_rejections_traced(void)
+{
+	struct hsmux_session_ref s = fixture_start(strict);
+	char path[] = "/tmp/hsmux-policy-trace.XXXXXX", text[4096] = "";
+	CK_BYTE iv[16] = {0}, blob[64];
+	CK_MECHANISM cbc = {CKM_AES_CBC, iv, sizeof(iv)};
+	CK_ULONG len = sizeof(blob);
+	CK_OBJECT_HANDLE key = new_key(&s, 32, CKA_ENCRYPT);
+	int fd = mkstemp(path);
+	FILE *f;
+	size_t n;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	setenv("HSMUX_DEBUG", "policy", 1);
+	setenv("HSMUX_DEBUG_FILE", path, 1);
+	hsmux_trace_init();
+	CU_ASSERT_EQUAL(hsmux_policy_wrap_key(&s, &cbc, key, key, blob, &len),
+	                CKR_MECHANISM_INVALID);
+	CU_ASSERT_EQUAL(set_bool(&s, key, CKA_SENSITIVE, CK_FALSE), CKR_ATTRIBUTE_READ_ONLY);
+	hsmux_trace_cleanup();
+	hsmux_trace_mask = 0;
+	unsetenv("HSMUX_DEBUG");
+	unsetenv("HSMUX_DEBUG_FILE");
+
+	f = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	unlink(path);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "C_WrapKey rejected"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "CKR_MECHANISM_INVALID"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "C_SetAttributeValue rejected"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "CKR_ATTRIBUTE_READ_ONLY"));
+	fixture_stop();
+}
+
+struct reader_arg {
+	const struct hsmux_session_ref *s;
+	CK_OBJECT_HANDLE keys[4];
+	int failures;
+};
+
+static void *check_keys_repeatedly(void *p)
+{
+	struct reader_arg *arg = p;
+	CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
+
+	for (int i = 0; i < 2000; i++)
+		if (hsmux_policy_check_key_use(arg->s, HSMUX_USE_ENCRYPT, &ecb, arg->keys[i % 4]) !=
+		    CKR_OK)
+			arg->failures++;
+	return NULL;
+}
+
+/* Readers fill the cache while another thread empties it; every check still holds. */
+static void test_cache_threads(void)
+{
+	struct hsmux_session_ref s = fixture_start(strict);
+	struct reader_arg args[3];
+	pthread_t threads[3];
+
+	for (int t = 0; t < 3; t++) {
+		args[t] = (struct reader_arg){.s = &s};
+		for (int k = 0; k < 4; k++)
+			args[t].keys[k] = t == 0 ? new_key(&s, 32, CKA_ENCRYPT) : args[0].keys[k];
+	}
+	for (int t = 0; t < 3; t++)
+		CU_ASSERT_EQUAL_FATAL(
+		    pthread_create(&threads[t], NULL, check_keys_repeatedly, &args[t]), 0);
+	for (int i = 0; i < 500; i++)
+		hsmux_policy_forget_all();
+	for (int t = 0; t < 3; t++) {
+		pthread_join(threads[t], NULL);
+		CU_ASSERT_EQUAL(args[t].failures, 0);
+	}
+	fixture_stop();
+}
+
 int main(void)
 {
 	CU_pSuite suite;
@@ -488,6 +574,8 @@ int main(void)
 	CU_add_test(suite, "test_policy_legacy_rsa_pair", test_legacy_rsa_pair);
 	CU_add_test(suite, "test_policy_cache_reads_once", test_cache_reads_once);
 	CU_add_test(suite, "test_policy_cache_session_objects", test_cache_session_objects);
+	CU_add_test(suite, "test_policy_rejections_traced", test_rejections_traced);
+	CU_add_test(suite, "test_policy_cache_threads", test_cache_threads);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
