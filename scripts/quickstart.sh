@@ -57,8 +57,14 @@ MODULE=$top/build/module/libhsmux.so
 HSMUX_CLI=$top/build/tools/hsmux
 ENGINE=/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so
 WORK=$top/build/quickstart
-[ -r "$MODULE" ] || { echo "the build did not produce $MODULE" >&2; exit 1; }
-[ -r "$ENGINE" ] || { echo "$ENGINE is missing; install libengine-pkcs11-openssl" >&2; exit 1; }
+if [ ! -r "$MODULE" ]; then
+	echo "the build did not produce $MODULE; see the build output above" >&2
+	exit 1
+fi
+if [ ! -r "$ENGINE" ]; then
+	echo "libp11's engine $ENGINE is missing; install libengine-pkcs11-openssl" >&2
+	exit 1
+fi
 
 # No HSMUX_CONF: the module's zero-config default makes a SoftHSM store under
 # $XDG_DATA_HOME/hsmux/softhsm on first use. An empty XDG_CONFIG_HOME keeps a
@@ -125,7 +131,8 @@ init = 0
 EOF
 printf 'hsmux quick start, %s\n' "$(date -u)" >message.txt
 
-for label in qs-ec qs-rsa; do
+for key in qs-ec:01 qs-rsa:02; do
+	label=${key%:*}
 	step "sign message.txt with '$label' using OpenSSL through the module (pkcs11 engine)"
 	OPENSSL_CONF=$WORK/openssl-engine.cnf openssl dgst -sha256 -engine pkcs11 \
 		-keyform engine -passin file:user-pin.txt \
@@ -135,7 +142,7 @@ for label in qs-ec qs-rsa; do
 
 	step "export the public key of '$label' and verify the signature with plain openssl"
 	pkcs11-tool --module "$MODULE" --token-label "$token" --read-object --type pubkey \
-		--label "$label" -o "$label.pub.der"
+		--id "${key#*:}" -o "$label.pub.der"
 	openssl pkey -pubin -inform DER -in "$label.pub.der" -out "$label.pub.pem"
 	openssl dgst -sha256 -verify "$label.pub.pem" -signature "$label.sig" message.txt
 done
