@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "backends/tpm/tpm_aes.h"
 #include "backends/tpm/tpm_crypto.h"
 #include "backends/tpm/tpm_mech.h"
 
@@ -403,6 +404,8 @@ CK_RV tpm_decrypt_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 	CK_MECHANISM_INFO info;
 	CK_RV rv;
 
+	if (tpm_aes_mechanism(mech->mechanism))
+		return tpm_aes_init_locked(tok, sess, mech, key, true);
 	if (sess->op != TPM_OP_NONE)
 		return CKR_OPERATION_ACTIVE;
 	if (tpm_mech_info(tok, mech->mechanism, &info) != CKR_OK || !(info.flags & CKF_DECRYPT))
@@ -466,6 +469,8 @@ CK_RV tpm_decrypt_locked(struct tpm_token *tok, struct tpm_session *sess, const 
 
 	if (sess->op != TPM_OP_DECRYPT)
 		return CKR_OPERATION_NOT_INITIALIZED;
+	if (tpm_aes_mechanism(sess->mech))
+		return tpm_aes_crypt_locked(tok, sess, in, in_len, out, out_len);
 	if (!obj) {
 		tpm_op_end_locked(tok, sess);
 		return CKR_KEY_HANDLE_INVALID;

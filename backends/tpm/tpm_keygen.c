@@ -351,7 +351,7 @@ CK_RV tpm_keygen_ec_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls, const TPMT_P
 	return tpm_attrs_set(a, CKA_EC_POINT, point, 3 + 2 * field);
 }
 
-static CK_RV blob_attrs(struct tpm_attrs *a, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
+CK_RV tpm_keygen_blob_attrs(struct tpm_attrs *a, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
 {
 	uint8_t buf[sizeof(TPM2B_PUBLIC) > sizeof(TPM2B_PRIVATE) ? sizeof(TPM2B_PUBLIC)
 	                                                         : sizeof(TPM2B_PRIVATE)];
@@ -401,7 +401,7 @@ static CK_RV build_objects(const struct keygen_request *req, CK_MECHANISM_TYPE m
 	if (rv == CKR_OK)
 		rv = public_numbers(&ko->attrs, CKO_PRIVATE_KEY, &pub->publicArea);
 	if (rv == CKR_OK)
-		rv = blob_attrs(&ko->attrs, pub, priv);
+		rv = tpm_keygen_blob_attrs(&ko->attrs, pub, priv);
 	return rv;
 }
 

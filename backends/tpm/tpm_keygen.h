@@ -25,4 +25,8 @@ CK_RV tpm_keygen_pair_locked(struct tpm_token *tok, CK_SESSION_HANDLE s, CK_MECH
 /* Sets CKA_EC_PARAMS (and CKA_EC_POINT on a public key) from a TPM ECC public area. */
 CK_RV tpm_keygen_ec_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls, const TPMT_PUBLIC *p);
 
+/* Stores the TPM's public and wrapped private blobs of a key in its hidden attributes. */
+CK_RV tpm_keygen_blob_attrs(struct tpm_attrs *a, const TPM2B_PUBLIC *pub,
+                            const TPM2B_PRIVATE *priv);
+
 #endif /* HSMUX_TPM_KEYGEN_H */

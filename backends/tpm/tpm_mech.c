@@ -14,6 +14,9 @@ enum mech_need {
 	NEED_RSA_OAEP,
 	NEED_RSA_ES,
 	NEED_EC,
+	NEED_AES,
+	NEED_AES_CBC,
+	NEED_AES_CFB,
 	NEED_NONE,
 };
 
@@ -45,6 +48,9 @@ static const struct mech_entry mechs[] = {
     {CKM_ECDSA_SHA256, NEED_EC, TPM2_ALG_SHA256, CKF_SIGN | EC_FLAGS},
     {CKM_ECDSA_SHA384, NEED_EC, TPM2_ALG_SHA384, CKF_SIGN | EC_FLAGS},
     {CKM_ECDSA_SHA512, NEED_EC, TPM2_ALG_SHA512, CKF_SIGN | EC_FLAGS},
+    {CKM_AES_KEY_GEN, NEED_AES, TPM2_ALG_NULL, CKF_GENERATE},
+    {CKM_AES_CBC, NEED_AES_CBC, TPM2_ALG_NULL, CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_CFB128, NEED_AES_CFB, TPM2_ALG_NULL, CKF_ENCRYPT | CKF_DECRYPT},
     {CKM_SHA_1, NEED_NONE, TPM2_ALG_SHA1, CKF_DIGEST},
     {CKM_SHA256, NEED_NONE, TPM2_ALG_SHA256, CKF_DIGEST},
     {CKM_SHA384, NEED_NONE, TPM2_ALG_SHA384, CKF_DIGEST},
@@ -84,6 +90,15 @@ static bool entry_supported(const struct tpm_token *tok, const struct mech_entry
 	case NEED_RSA_ES:
 		need_ok = tok->has_rsaes;
 		break;
+	case NEED_AES:
+		need_ok = tok->has_aes128 || tok->has_aes256;
+		break;
+	case NEED_AES_CBC:
+		need_ok = (tok->has_aes128 || tok->has_aes256) && tok->has_cbc;
+		break;
+	case NEED_AES_CFB:
+		need_ok = (tok->has_aes128 || tok->has_aes256) && tok->has_cfb;
+		break;
 	case NEED_EC:
 		need_ok = tok->has_p256 || tok->has_p384;
 		break;
@@ -113,6 +128,32 @@ static bool rsa3072_supported(struct tpm_token *tok)
 	       TSS2_RC_SUCCESS;
 }
 
+static bool aes_supported(struct tpm_token *tok, TPMI_AES_KEY_BITS bits)
+{
+	TPMT_PUBLIC_PARMS parms = {.type = TPM2_ALG_SYMCIPHER};
+
+	parms.parameters.symDetail.sym.algorithm = TPM2_ALG_AES;
+	parms.parameters.symDetail.sym.keyBits.aes = bits;
+	parms.parameters.symDetail.sym.mode.aes = TPM2_ALG_NULL;
+	return Esys_TestParms(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &parms) ==
+	       TSS2_RC_SUCCESS;
+}
+
+/* A TPM may lack TPM2_EncryptDecrypt2, so the command list is checked. */
+static bool command_supported(struct tpm_token *tok, TPM2_CC cc)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	bool found = false;
+
+	if (Esys_GetCapability(tok->dev.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	                       TPM2_CAP_COMMANDS, cc, 1, NULL, &cap) != TSS2_RC_SUCCESS)
+		return false;
+	found = cap->data.command.count == 1 &&
+	        (cap->data.command.commandAttributes[0] & TPMA_CC_COMMANDINDEX_MASK) == cc;
+	Esys_Free(cap);
+	return found;
+}
+
 CK_RV tpm_mech_probe_locked(struct tpm_token *tok)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
@@ -129,6 +170,8 @@ CK_RV tpm_mech_probe_locked(struct tpm_token *tok)
 	tok->has_oaep = alg_listed(cap, TPM2_ALG_OAEP);
 	tok->has_rsaes = alg_listed(cap, TPM2_ALG_RSAES);
 	tok->has_pss = alg_listed(cap, TPM2_ALG_RSAPSS);
+	tok->has_cbc = alg_listed(cap, TPM2_ALG_CBC);
+	tok->has_cfb = alg_listed(cap, TPM2_ALG_CFB);
 	Esys_Free(cap);
 
 	cap = NULL;
@@ -143,6 +186,10 @@ CK_RV tpm_mech_probe_locked(struct tpm_token *tok)
 	}
 	Esys_Free(cap);
 	tok->has_rsa3072 = rsa3072_supported(tok);
+	if (command_supported(tok, TPM2_CC_EncryptDecrypt2)) {
+		tok->has_aes128 = aes_supported(tok, 128);
+		tok->has_aes256 = aes_supported(tok, 256);
+	}
 	return CKR_OK;
 }
 
@@ -175,7 +222,11 @@ CK_RV tpm_mech_info(const struct tpm_token *tok, CK_MECHANISM_TYPE type, CK_MECH
 		info->flags = m->flags | CKF_HW;
 		if (type == CKM_RSA_PKCS && tok->has_rsaes)
 			info->flags |= CKF_DECRYPT;
-		if (m->need == NEED_EC) {
+		if (m->need == NEED_AES || m->need == NEED_AES_CBC || m->need == NEED_AES_CFB) {
+			/* AES key sizes are in bytes. */
+			info->ulMinKeySize = tok->has_aes128 ? 16 : 32;
+			info->ulMaxKeySize = tok->has_aes256 ? 32 : 16;
+		} else if (m->need == NEED_EC) {
 			info->ulMinKeySize = tok->has_p256 ? 256 : 384;
 			info->ulMaxKeySize = tok->has_p384 ? 384 : 256;
 		} else if (m->need != NEED_NONE) {

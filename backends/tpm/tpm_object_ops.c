@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/tpm/tpm_aes.h"
 #include "backends/tpm/tpm_create.h"
 #include "backends/tpm/tpm_crypto.h"
 #include "backends/tpm/tpm_keygen.h"
@@ -269,6 +270,51 @@ CK_RV tpm_find_objects_final(struct hsmux_backend *be, CK_SESSION_HANDLE s)
 	sess->found = NULL;
 	sess->n_found = sess->found_pos = 0;
 	sess->finding = false;
+	unlock_token(tok);
+	return rv;
+}
+
+CK_RV tpm_encrypt_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                       CK_OBJECT_HANDLE key)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	/* The TPM encrypts with AES keys only; RSA encryption is a public-key operation. */
+	rv = tpm_aes_mechanism(mech->mechanism) ? tpm_aes_init_locked(tok, sess, mech, key, false)
+	                                        : CKR_MECHANISM_INVALID;
+	unlock_token(tok);
+	return rv;
+}
+
+CK_RV tpm_encrypt(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len,
+                  CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = sess->op == TPM_OP_ENCRYPT ? tpm_aes_crypt_locked(tok, sess, in, in_len, out, out_len)
+	                                : CKR_OPERATION_NOT_INITIALIZED;
+	unlock_token(tok);
+	return rv;
+}
+
+CK_RV tpm_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = tpm_aes_generate_locked(tok, sess, mech, tmpl, count, key);
 	unlock_token(tok);
 	return rv;
 }

@@ -22,6 +22,12 @@ CK_RV tpm_find_objects(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_
                        CK_ULONG max, CK_ULONG_PTR count);
 CK_RV tpm_find_objects_final(struct hsmux_backend *be, CK_SESSION_HANDLE s);
 
+CK_RV tpm_encrypt_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                       CK_OBJECT_HANDLE key);
+CK_RV tpm_encrypt(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len,
+                  CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV tpm_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                       CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
 CK_RV tpm_decrypt_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
                        CK_OBJECT_HANDLE key);
 CK_RV tpm_decrypt(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len,

@@ -57,6 +57,7 @@ enum tpm_op {
 	TPM_OP_SIGN,
 	TPM_OP_DECRYPT,
 	TPM_OP_DIGEST,
+	TPM_OP_ENCRYPT,
 };
 
 struct tpm_session {
@@ -74,6 +75,7 @@ struct tpm_session {
 	EVP_MD_CTX *md;     /* hash-and-sign: the running digest */
 	ESYS_TR sequence;   /* digest: the TPM hash sequence */
 	TPM2B_DATA label;   /* OAEP label */
+	TPM2B_IV iv;        /* AES: the IV of the next block */
 };
 
 struct tpm_token {
@@ -108,6 +110,7 @@ struct tpm_token {
 	/* Algorithms, curves and key sizes of the TPM, read once at start-up. */
 	bool has_sha1, has_sha256, has_sha384, has_sha512;
 	bool has_p256, has_p384, has_rsa3072, has_oaep, has_rsaes, has_pss;
+	bool has_aes128, has_aes256, has_cbc, has_cfb; /* with TPM2_EncryptDecrypt2 */
 };
 
 /* The session with that handle, or NULL. Needs tok->lock. */

@@ -612,9 +612,11 @@ static void test_tpm_conformance_mechanism_sweep(void)
 			digest_one(s, mechs[i]);
 			covered = true;
 		}
-		/* Key generation and decryption have their own tests above. */
+		/* Key generation, decryption and AES have their own tests above. */
 		covered |= mechs[i] == CKM_RSA_PKCS_KEY_PAIR_GEN ||
-		           mechs[i] == CKM_EC_KEY_PAIR_GEN || mechs[i] == CKM_RSA_PKCS_OAEP;
+		           mechs[i] == CKM_EC_KEY_PAIR_GEN || mechs[i] == CKM_RSA_PKCS_OAEP ||
+		           mechs[i] == CKM_AES_KEY_GEN || mechs[i] == CKM_AES_CBC ||
+		           mechs[i] == CKM_AES_CFB128;
 		if (!covered)
 			fprintf(stderr, "mechanism 0x%lx is advertised but not tested\n", mechs[i]);
 		CU_ASSERT(covered);
@@ -729,6 +731,109 @@ static void test_tpm_conformance_create_objects(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
+static CK_RV aes_crypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE type,
+                       bool decrypt, const CK_BYTE *iv, const CK_BYTE *in, CK_ULONG len,
+                       CK_BYTE *out)
+{
+	CK_MECHANISM mech = {type, (void *)iv, 16};
+	CK_ULONG out_len = len;
+	CK_RV rv;
+
+	rv = decrypt ? p11->C_DecryptInit(s, &mech, key) : p11->C_EncryptInit(s, &mech, key);
+	if (rv != CKR_OK)
+		return rv;
+	rv = decrypt ? p11->C_Decrypt(s, (CK_BYTE *)in, len, out, &out_len)
+	             : p11->C_Encrypt(s, (CK_BYTE *)in, len, out, &out_len);
+	return rv == CKR_OK && out_len != len ? CKR_GENERAL_ERROR : rv;
+}
+
+static CK_RV aes_keygen(CK_SESSION_HANDLE s, CK_ULONG len, bool token, CK_OBJECT_HANDLE *key)
+{
+	CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
+	CK_BBOOL tok = token ? CK_TRUE : CK_FALSE, yes = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_VALUE_LEN, &len, sizeof(len)},
+	    {CKA_TOKEN, &tok, sizeof(tok)},
+	    {CKA_LABEL, "aes", 3},
+	    {CKA_SENSITIVE, &yes, sizeof(yes)},
+	};
+
+	return p11->C_GenerateKey(s, &mech, tmpl, 4, key);
+}
+
+/*
+ * The AES key never leaves the TPM, so no outside known answer exists.
+ * Instead the test checks the relations that define the modes: CBC of one
+ * zero block is E(IV), CFB-128 of a block P is P xor E(IV), CBC chains
+ * across the TPM's 1024-byte chunks, and decryption inverts encryption.
+ */
+static void aes_modes(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key)
+{
+	CK_BYTE iv[16], zero[16] = {0}, e_iv[16], block[16], cfb[16];
+	CK_BYTE plain[3000], cipher[3000], back[3000], part[3000];
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (CK_BYTE)(i * 11 + 3);
+	for (size_t i = 0; i < sizeof(iv); i++)
+		iv[i] = (CK_BYTE)(0xa0 + i);
+	memcpy(block, plain, 16);
+
+	CU_ASSERT_EQUAL_FATAL(aes_crypt(s, key, CKM_AES_CBC, false, iv, zero, 16, e_iv), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(aes_crypt(s, key, CKM_AES_CFB128, false, iv, block, 16, cfb), CKR_OK);
+	for (size_t i = 0; i < 16; i++)
+		CU_ASSERT_EQUAL(cfb[i], (CK_BYTE)(block[i] ^ e_iv[i]));
+
+	CU_ASSERT_EQUAL_FATAL(aes_crypt(s, key, CKM_AES_CBC, false, iv, plain, 2048, cipher),
+	                      CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(aes_crypt(s, key, CKM_AES_CBC, false, iv, plain, 1024, part), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    aes_crypt(s, key, CKM_AES_CBC, false, part + 1008, plain + 1024, 1024, part + 1024),
+	    CKR_OK);
+	CU_ASSERT_EQUAL(memcmp(cipher, part, 2048), 0);
+	CU_ASSERT_NOT_EQUAL(memcmp(cipher, plain, 2048), 0);
+	CU_ASSERT_EQUAL(aes_crypt(s, key, CKM_AES_CBC, true, iv, cipher, 2048, back), CKR_OK);
+	CU_ASSERT_EQUAL(memcmp(back, plain, 2048), 0);
+
+	/* CFB takes any length; 3000 bytes end in a partial block. */
+	CU_ASSERT_EQUAL(aes_crypt(s, key, CKM_AES_CFB128, false, iv, plain, 3000, cipher), CKR_OK);
+	CU_ASSERT_EQUAL(memcmp(cipher, cfb, 16), 0);
+	CU_ASSERT_EQUAL(aes_crypt(s, key, CKM_AES_CFB128, true, iv, cipher, 3000, back), CKR_OK);
+	CU_ASSERT_EQUAL(memcmp(back, plain, 3000), 0);
+
+	/* CBC takes whole blocks only: the TPM does no padding. */
+	CU_ASSERT_EQUAL(aes_crypt(s, key, CKM_AES_CBC, false, iv, plain, 17, cipher),
+	                CKR_DATA_LEN_RANGE);
+}
+
+static void test_tpm_conformance_aes(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_OBJECT_HANDLE k128, k256, bad;
+	CK_ULONG len = 0;
+	CK_BBOOL extractable = CK_TRUE;
+	CK_ATTRIBUTE value_len = {CKA_VALUE_LEN, &len, sizeof(len)};
+	CK_ATTRIBUTE ext = {CKA_EXTRACTABLE, &extractable, sizeof(extractable)};
+	CK_BYTE value[32];
+	CK_ATTRIBUTE secret = {CKA_VALUE, value, sizeof(value)};
+	CK_BYTE iv[8] = {0};
+	CK_MECHANISM short_iv = {CKM_AES_CBC, iv, sizeof(iv)};
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(aes_keygen(s, 16, false, &k128), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(aes_keygen(s, 32, true, &k256), CKR_OK);
+	CU_ASSERT_EQUAL(aes_keygen(s, 24, false, &bad), CKR_KEY_SIZE_RANGE);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, k256, &value_len, 1), CKR_OK);
+	CU_ASSERT_EQUAL(len, 32);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, k256, &ext, 1), CKR_OK);
+	CU_ASSERT_EQUAL(extractable, CK_FALSE);
+	CU_ASSERT_NOT_EQUAL(p11->C_GetAttributeValue(s, k256, &secret, 1), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_EncryptInit(s, &short_iv, k128), CKR_MECHANISM_PARAM_INVALID);
+	aes_modes(s, k128);
+	aes_modes(s, k256);
+	CU_ASSERT_EQUAL(p11->C_DestroyObject(s, k256), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
 static void test_tpm_conformance_destroy(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(slot);
@@ -770,6 +875,7 @@ int main(int argc, char **argv)
 	CU_add_test(suite, "test_tpm_conformance_decrypt", test_tpm_conformance_decrypt);
 	CU_add_test(suite, "test_tpm_conformance_digest_random",
 	            test_tpm_conformance_digest_random);
+	CU_add_test(suite, "test_tpm_conformance_aes", test_tpm_conformance_aes);
 	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
 	            test_tpm_conformance_mechanism_sweep);
 	CU_add_test(suite, "test_tpm_conformance_create_objects",

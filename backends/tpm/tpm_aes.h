@@ -1,0 +1,29 @@
+/* AES keys in the TPM: generation, and CBC and CFB-128 through TPM2_EncryptDecrypt2. */
+#ifndef HSMUX_TPM_AES_H
+#define HSMUX_TPM_AES_H
+
+#include "backends/tpm/tpm_token.h"
+
+/*
+ * Generates an AES key (CKM_AES_KEY_GEN, CKA_VALUE_LEN 16 or 32) in the TPM.
+ * A token key is written to the store before *h is set. Needs a user login.
+ */
+CK_RV tpm_aes_generate_locked(struct tpm_token *tok, struct tpm_session *sess,
+                              const CK_MECHANISM *mech, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                              CK_OBJECT_HANDLE *h);
+
+/* True for the AES mechanisms that tpm_aes_init_locked() takes. */
+bool tpm_aes_mechanism(CK_MECHANISM_TYPE type);
+
+/* Starts an encryption (decrypt false) or decryption with an AES key. */
+CK_RV tpm_aes_init_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_MECHANISM *mech,
+                          CK_OBJECT_HANDLE key, bool decrypt);
+
+/*
+ * Encrypts or decrypts in one part, per C_Encrypt / C_Decrypt. CBC takes
+ * whole blocks only: hsmux does no padding, because the TPM does none.
+ */
+CK_RV tpm_aes_crypt_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
+                           CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
+
+#endif /* HSMUX_TPM_AES_H */
