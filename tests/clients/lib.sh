@@ -111,6 +111,11 @@ token_init() {
 	out=$(p11tool_run --token-label "$label" --login --login-type so \
 		--so-pin "$SO_PIN" --init-pin --pin "$USER_PIN")
 	assert_contains "$out" "User PIN successfully initialized" "init-pin $label"
+
+	# The token must live in the store that HSMUX_CONF names, not elsewhere.
+	if [ "$MODULE_KIND" = hsmux ] && [ -z "$(ls -A "$TEST_DIR/store" 2>/dev/null)" ]; then
+		fail "hsmux made no token store in $TEST_DIR/store as $HSMUX_CONF asks"
+	fi
 }
 
 # Generate a key pair on token $1: keypair_gen TOKEN KEY_TYPE LABEL ID
