@@ -263,12 +263,26 @@ static bool extractable_allowed(const struct policy_create_ctx *c)
 	return true;
 }
 
-/* Fills an absent CKA_EXTRACTABLE with FALSE, unless a copy may keep its source's value. */
+/* Whether a copy's source already has flag set to value, as the backend reported it. */
+static bool source_has(const struct policy_create_ctx *c, unsigned int flag, bool value)
+{
+	if (c->kind != CREATE_COPY || !c->source || !(c->source->known & flag))
+		return false;
+	return ((c->source->flags & flag) != 0) == value;
+}
+
+/*
+ * Fills an absent CKA_EXTRACTABLE with FALSE. A copy whose source already
+ * has an allowed value gets nothing added, because a backend may refuse the
+ * attribute in a copy template even with the same value (SoftHSM 2.6.1
+ * returns CKR_ATTRIBUTE_READ_ONLY).
+ */
 static CK_RV fill_extractable(const struct policy_create_ctx *c, struct policy_template *t)
 {
-	bool keep = c->kind == CREATE_COPY && extractable_allowed(c) &&
-	            (c->pol->extractable == HSMUX_EXTRACTABLE_YES ||
-	             (c->source->flags & KEY_WRAP_WITH_TRUSTED));
+	bool keep = source_has(c, KEY_EXTRACTABLE, false) ||
+	            (c->kind == CREATE_COPY && extractable_allowed(c) &&
+	             (c->pol->extractable == HSMUX_EXTRACTABLE_YES ||
+	              (c->source->flags & KEY_WRAP_WITH_TRUSTED)));
 
 	return keep ? CKR_OK : fill_absent(t, CKA_EXTRACTABLE, CK_FALSE);
 }
@@ -314,10 +328,12 @@ CK_RV policy_tighten_protection(const struct policy_create_ctx *c, struct policy
 	if (cls != CKO_PRIVATE_KEY && cls != CKO_SECRET_KEY)
 		return CKR_OK;
 
-	if (!policy_template_bool(t, CKA_SENSITIVE, &sensitive))
-		rv = policy_template_set_bool(t, CKA_SENSITIVE, CK_TRUE);
-	else if (!sensitive)
+	if (!policy_template_bool(t, CKA_SENSITIVE, &sensitive)) {
+		if (!source_has(c, KEY_SENSITIVE, true))
+			rv = policy_template_set_bool(t, CKA_SENSITIVE, CK_TRUE);
+	} else if (!sensitive) {
 		rv = weak_value(c, t, CKA_SENSITIVE, CK_TRUE, "SENSITIVE=FALSE");
+	}
 	if (rv != CKR_OK)
 		return rv;
 	return tighten_extractable(c, t);

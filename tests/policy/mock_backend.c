@@ -241,6 +241,10 @@ static CK_RV mock_copy_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_
 	mock_calls.copy_object++;
 	if (!o)
 		return CKR_OBJECT_HANDLE_INVALID;
+	/* Like SoftHSM 2.6.1: no SENSITIVE or EXTRACTABLE in a copy template, even unchanged. */
+	for (CK_ULONG i = 0; i < n; i++)
+		if (t[i].type == CKA_SENSITIVE || t[i].type == CKA_EXTRACTABLE)
+			return CKR_ATTRIBUTE_READ_ONLY;
 	h = new_object();
 	if (!h)
 		return CKR_DEVICE_MEMORY;
