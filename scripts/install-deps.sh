@@ -18,6 +18,10 @@ fi
 echo "Installing missing Debian packages: ${missing[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null; then
+		echo "Missing packages: ${missing[*]}. Run this script as root, or install sudo." >&2
+		exit 1
+	fi
 	sudo="sudo"
 fi
 $sudo apt-get update -q
