@@ -48,8 +48,8 @@ CK_RV policy_check_sticky(const struct hsmux_session_ref *s, const char *fn,
                           const struct key_info *k, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
 	/* Data objects and certificates keep their CKA_VALUE modifiable, as the spec allows. */
-	bool key = k->cls == CKO_SECRET_KEY || k->cls == CKO_PRIVATE_KEY ||
-	           k->cls == CKO_PUBLIC_KEY || k->cls == CK_UNAVAILABLE_INFORMATION;
+	bool key = class_has_secret(k->cls) || k->cls == CKO_PUBLIC_KEY ||
+	           k->cls == CK_UNAVAILABLE_INFORMATION;
 
 	for (CK_ULONG i = 0; i < count; i++) {
 		CK_ATTRIBUTE_TYPE type = tmpl[i].type;

@@ -90,10 +90,15 @@ struct key_info {
 	uint64_t pair_generation; /* pair_roles is valid while this equals the creation count */
 };
 
-/* A private or secret key: the classes the creation and read rules protect. */
+/* The classes whose value the creation and read rules protect: private, secret and OTP keys. */
+static inline bool class_has_secret(CK_OBJECT_CLASS cls)
+{
+	return cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY || cls == CKO_OTP_KEY;
+}
+
 static inline bool key_info_is_key_with_secret(const struct key_info *k)
 {
-	return k->cls == CKO_PRIVATE_KEY || k->cls == CKO_SECRET_KEY;
+	return class_has_secret(k->cls);
 }
 
 /*

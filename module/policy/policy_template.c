@@ -325,7 +325,7 @@ CK_RV policy_tighten_protection(const struct policy_create_ctx *c, struct policy
 	    c->kind != CREATE_COPY)
 		return policy_reject(CKR_ATTRIBUTE_VALUE_INVALID, c->fn,
 		                     "key type 0x%lx (DES) is denied", (unsigned long)key_type);
-	if (cls != CKO_PRIVATE_KEY && cls != CKO_SECRET_KEY)
+	if (!class_has_secret(cls))
 		return CKR_OK;
 
 	if (!policy_template_bool(t, CKA_SENSITIVE, &sensitive)) {

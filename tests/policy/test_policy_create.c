@@ -263,6 +263,20 @@ static void test_create_denied_key_type(void)
 	fixture_stop();
 }
 
+static void test_create_otp_key(void)
+{
+	struct hsmux_session_ref s = fixture_start(strict);
+	CK_OBJECT_CLASS class_otp = CKO_OTP_KEY;
+	CK_BYTE value[20] = {4};
+	CK_ATTRIBUTE otp[] = {ULONG_ATTR(CKA_CLASS, class_otp), {CKA_VALUE, value, sizeof(value)}};
+	CK_OBJECT_HANDLE key;
+
+	CU_ASSERT_EQUAL(hsmux_policy_create_object(&s, otp, 2, &key), CKR_OK);
+	CU_ASSERT_TRUE(mock_bool(key, CKA_SENSITIVE));
+	CU_ASSERT_FALSE(mock_bool(key, CKA_EXTRACTABLE));
+	fixture_stop();
+}
+
 static void test_template_form(void)
 {
 	struct hsmux_session_ref s = fixture_start(strict);
@@ -365,6 +379,7 @@ int main(void)
 	CU_add_test(suite, "test_policy_create_restricted_attributes",
 	            test_create_restricted_attributes);
 	CU_add_test(suite, "test_policy_create_denied_key_type", test_create_denied_key_type);
+	CU_add_test(suite, "test_policy_create_otp_key", test_create_otp_key);
 	CU_add_test(suite, "test_policy_template_form", test_template_form);
 	CU_add_test(suite, "test_policy_new_key_read_back", test_new_key_read_back);
 	CU_add_test(suite, "test_policy_mechanism_denied", test_mechanism_denied);
