@@ -97,6 +97,7 @@ static void key_defaults(struct mock_object *o, bool local)
 	static const CK_ATTRIBUTE_TYPE secret_usages[] = {
 	    CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_SIGN, CKA_VERIFY, CKA_DERIVE, 0};
 	static const CK_ATTRIBUTE_TYPE public_usages[] = {CKA_ENCRYPT, CKA_WRAP, CKA_VERIFY, 0};
+	static const CK_ATTRIBUTE_TYPE no_usages[] = {0};
 	static const CK_ATTRIBUTE_TYPE private_usages[] = {CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN,
 	                                                   CKA_DERIVE, 0};
 	struct mock_attr *cls = attr_of(o, CKA_CLASS);
@@ -109,6 +110,8 @@ static void key_defaults(struct mock_object *o, bool local)
 		usages = public_usages;
 	else if (c == CKO_PRIVATE_KEY)
 		usages = private_usages;
+	else if (c != CKO_SECRET_KEY)
+		usages = no_usages;
 	for (size_t i = 0; usages[i]; i++)
 		put_bool(o, usages[i], CK_TRUE);
 	put_bool(o, CKA_LOCAL, local);
