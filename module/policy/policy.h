@@ -69,11 +69,10 @@ enum hsmux_key_use {
 };
 
 /*
- * Checks a key-based *Init call (and the 3.0 message *Init calls) before
- * the backend sees it: the mechanism allow-list, the RSA size, the role
- * separation, and raw RSA on keys that decrypt or unwrap. It reads the key's
- * attributes only for mechanisms that need them, through the cache. Returns
- * CKR_OK or the refusal's CK_RV.
+ * Checks a key-based *Init call before the backend sees it (the 3.0
+ * message *Init calls need it too, once hsmux offers them): the mechanism allow-list, the RSA size,
+ * the role separation, and raw RSA on keys that decrypt or unwrap. It reads the key's attributes
+ * only for mechanisms that need them, through the cache. Returns CKR_OK or the refusal's CK_RV.
  */
 CK_RV hsmux_policy_check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
                                  const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);
