@@ -16,12 +16,12 @@
  *   until the SO marks it CKA_TRUSTED.
  * - C_WrapKey and C_UnwrapKey take only authenticated key wrap (AES-KW,
  *   AES-KWP, RSA-OAEP, RSA-AES-KW), with a wrapping key at least as strong
- *   as the target; every unwrap failure that depends on the wrapped bytes
+ *   as the target. Every failure to decrypt or unpad the wrapped bytes
  *   returns CKR_WRAPPED_KEY_INVALID, so errors are no padding oracle.
- * - C_DeriveKey: the mechanisms that copy key bytes are refused on
+ * - C_DeriveKey: the mechanisms that copy key bytes are rejected on
  *   sensitive keys, and a derived key inherits sensitivity.
  * - No secret component of a sensitive or non-extractable key is returned,
- *   C_DigestKey refuses such keys, and no operation state is exported.
+ *   C_DigestKey rejects such keys, and no operation state is exported.
  * - A mechanism allow-list (DES, MD5, RSA under 2048 bits and raw RSA on
  *   keys that decrypt or unwrap are denied by default).
  *
@@ -30,7 +30,7 @@
  *
  * Functions named after a PKCS#11 call check it and then call the
  * backend's op with a tightened template; they take the router's session
- * reference and return the spec's CK_RV. Every refusal is traced under the
+ * reference and return the spec's CK_RV. Every rejection is traced under the
  * "policy" category.
  */
 #ifndef HSMUX_POLICY_H
@@ -72,7 +72,7 @@ enum hsmux_key_use {
  * Checks a key-based *Init call before the backend sees it (the 3.0
  * message *Init calls need it too, once hsmux offers them): the mechanism allow-list, the RSA size,
  * the role separation, and raw RSA on keys that decrypt or unwrap. It reads the key's attributes
- * only for mechanisms that need them, through the cache. Returns CKR_OK or the refusal's CK_RV.
+ * only for mechanisms that need them, through the cache. Returns CKR_OK or the rejection's CK_RV.
  */
 CK_RV hsmux_policy_check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
                                  const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);

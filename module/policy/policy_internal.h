@@ -27,7 +27,7 @@ enum hsmux_extractable_mode {
 struct hsmux_backend_policy {
 	enum hsmux_policy_profile profile;
 	enum hsmux_extractable_mode extractable;
-	bool reject_weak; /* weak-template = reject: refuse instead of tightening */
+	bool reject_weak; /* weak-template = reject: reject instead of tightening */
 	CK_ULONG min_rsa_bits;
 	CK_MECHANISM_TYPE allow[HSMUX_POLICY_MAX_OVERRIDES];
 	size_t n_allow;
@@ -186,7 +186,7 @@ struct policy_create_ctx {
 /*
  * Applies the creation rules to one template: checks read-only and
  * SO-only attributes, then makes a private or secret key SENSITIVE and
- * (per the profile) not EXTRACTABLE, tightening or refusing weak values.
+ * (per the profile) not EXTRACTABLE, tightening or rejecting weak values.
  */
 CK_RV policy_tighten_protection(const struct policy_create_ctx *c, struct policy_template *t);
 
@@ -194,7 +194,7 @@ CK_RV policy_tighten_protection(const struct policy_create_ctx *c, struct policy
  * Applies role separation across one or two templates (a key, or the
  * public and private halves of a pair): absent usages get the value that
  * keeps the roles apart, and a template that requests both roles is
- * tightened (WRAP and UNWRAP dropped) or refused.
+ * tightened (WRAP and UNWRAP dropped) or rejected.
  */
 CK_RV policy_separate_roles(const struct policy_create_ctx *c, struct policy_template *a,
                             struct policy_template *b);
@@ -233,7 +233,7 @@ bool mech_parse(const char *text, CK_MECHANISM_TYPE *mech);
 
 /* Security strength in bits (NIST SP 800-57 Part 1, table 2) of a key; 0 when unknown. */
 CK_ULONG key_strength(const struct key_info *k);
-/* Key types whose keys the policy refuses to create. */
+/* Key types whose keys the policy rejects at creation. */
 bool key_type_denied(CK_KEY_TYPE type);
 
 /* Whether the session is logged in as the SO. */

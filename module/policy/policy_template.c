@@ -1,4 +1,4 @@
-/* Templates: their form, and the creation rules that tighten or refuse them. */
+/* Templates: their form, and the creation rules that tighten or reject them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +60,7 @@ static bool is_template_attr(CK_ATTRIBUTE_TYPE type)
 	       type == CKA_DERIVE_TEMPLATE;
 }
 
-/* Nested templates go one level deep: a wrap template inside a wrap template is refused. */
+/* Nested templates go one level deep: a wrap template inside a wrap template is rejected. */
 #define TEMPLATE_MAX_DEPTH 1
 
 static CK_RV check_attr_form(const CK_ATTRIBUTE *a, int depth)
