@@ -12,6 +12,25 @@ CK_RV tpm_aes_generate_locked(struct tpm_token *tok, struct tpm_session *sess,
                               const CK_MECHANISM *mech, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
                               CK_OBJECT_HANDLE *h);
 
+/*
+ * Checks a template for an AES secret key (class, key type, roles, label,
+ * id). *len gets CKA_VALUE_LEN, or 0 when the template has none.
+ */
+CK_RV tpm_aes_check_template(const struct tpm_token *tok, const struct tpm_session *sess,
+                             const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ULONG *len);
+
+/* True for the key lengths (in bytes) that the TPM supports. */
+bool tpm_aes_key_size_supported(const struct tpm_token *tok, CK_ULONG len);
+
+/*
+ * Creates an AES key of len bytes in the TPM, generated there when value is
+ * NULL, else holding value. The attributes come from tmpl (checked before).
+ * Sets *h; a token key is in the store by then.
+ */
+CK_RV tpm_aes_key_new_locked(struct tpm_token *tok, struct tpm_session *sess,
+                             const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ULONG len,
+                             const CK_BYTE *value, CK_OBJECT_HANDLE *h);
+
 /* True for the AES mechanisms that tpm_aes_init_locked() takes. */
 bool tpm_aes_mechanism(CK_MECHANISM_TYPE type);
 

@@ -633,6 +633,7 @@ const struct hsmux_backend_ops hsmux_tpm_backend_ops = {
     .sign_final = tpm_sign_final,
     .generate_key = tpm_generate_key,
     .generate_key_pair = tpm_generate_key_pair,
+    .unwrap_key = tpm_unwrap_key,
     .seed_random = tpm_seed_random,
     .generate_random = tpm_generate_random,
 };

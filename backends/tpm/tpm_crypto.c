@@ -371,8 +371,8 @@ CK_RV tpm_sign_final_locked(struct tpm_token *tok, struct tpm_session *sess, CK_
  * The TPM hashes the OAEP label with a terminating zero byte and rejects a
  * label whose last byte is not zero, so only such labels (or none) work.
  */
-static CK_RV check_oaep_params(const struct tpm_token *tok, const CK_MECHANISM *mech,
-                               struct tpm_session *sess)
+CK_RV tpm_oaep_params(const struct tpm_token *tok, const CK_MECHANISM *mech, TPMI_ALG_HASH *hash,
+                      TPM2B_DATA *label)
 {
 	const CK_RSA_PKCS_OAEP_PARAMS *p = mech->pParameter;
 	TPMI_ALG_HASH h;
@@ -384,16 +384,17 @@ static CK_RV check_oaep_params(const struct tpm_token *tok, const CK_MECHANISM *
 		return CKR_MECHANISM_PARAM_INVALID;
 	if (p->source != 0 && p->source != CKZ_DATA_SPECIFIED)
 		return CKR_MECHANISM_PARAM_INVALID;
+	memset(label, 0, sizeof(*label));
 	if (p->ulSourceDataLen > 0) {
-		const CK_BYTE *label = p->pSourceData;
+		const CK_BYTE *source = p->pSourceData;
 
-		if (!label || p->ulSourceDataLen > sizeof(sess->label.buffer) ||
-		    label[p->ulSourceDataLen - 1] != 0)
+		if (!source || p->ulSourceDataLen > sizeof(label->buffer) ||
+		    source[p->ulSourceDataLen - 1] != 0)
 			return CKR_MECHANISM_PARAM_INVALID;
-		memcpy(sess->label.buffer, label, p->ulSourceDataLen);
-		sess->label.size = (UINT16)p->ulSourceDataLen;
+		memcpy(label->buffer, source, p->ulSourceDataLen);
+		label->size = (UINT16)p->ulSourceDataLen;
 	}
-	sess->hash = h;
+	*hash = h;
 	return CKR_OK;
 }
 
@@ -417,7 +418,7 @@ CK_RV tpm_decrypt_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 		return CKR_USER_NOT_LOGGED_IN;
 	memset(&sess->label, 0, sizeof(sess->label));
 	if (mech->mechanism == CKM_RSA_PKCS_OAEP) {
-		rv = check_oaep_params(tok, mech, sess);
+		rv = tpm_oaep_params(tok, mech, &sess->hash, &sess->label);
 		if (rv != CKR_OK)
 			return rv;
 	} else if (mech->ulParameterLen != 0) {

@@ -31,6 +31,14 @@ CK_RV tpm_digest_final_locked(struct tpm_token *tok, struct tpm_session *sess, C
 CK_RV tpm_random_locked(struct tpm_token *tok, CK_BYTE *out, CK_ULONG len);
 CK_RV tpm_seed_random_locked(struct tpm_token *tok, const CK_BYTE *seed, CK_ULONG len);
 
+/*
+ * Checks CK_RSA_PKCS_OAEP_PARAMS against what the TPM does: one hash for the
+ * label and MGF1, and a label that is empty or ends in a zero byte (the TPM
+ * rejects others). Fills *hash and *label; CKR_MECHANISM_PARAM_INVALID if not.
+ */
+CK_RV tpm_oaep_params(const struct tpm_token *tok, const CK_MECHANISM *mech, TPMI_ALG_HASH *hash,
+                      TPM2B_DATA *label);
+
 /* Ends the session's active operation and frees what it holds. */
 void tpm_op_end_locked(struct tpm_token *tok, struct tpm_session *sess);
 

@@ -19,7 +19,8 @@ struct keygen_request {
 	CK_KEY_TYPE key_type;
 	CK_ULONG bits;        /* RSA */
 	TPMI_ECC_CURVE curve; /* EC */
-	bool sign, decrypt;
+	bool sign, decrypt;   /* the TPM key's sign and decrypt attributes */
+	bool decrypt_role;    /* CKA_DECRYPT of the private key */
 	bool pub_token, priv_token;
 };
 
@@ -170,7 +171,11 @@ static CK_RV parse_request(const struct tpm_token *tok, CK_MECHANISM_TYPE mech,
 			return CKR_CURVE_NOT_SUPPORTED;
 	}
 	req->sign = template_bool(priv, n_priv, CKA_SIGN, true);
-	req->decrypt = req->key_type == CKK_RSA && template_bool(priv, n_priv, CKA_DECRYPT, true);
+	/* C_UnwrapKey with OAEP is an RSA decryption in the TPM too. */
+	req->decrypt_role =
+	    req->key_type == CKK_RSA && template_bool(priv, n_priv, CKA_DECRYPT, true);
+	req->decrypt = req->decrypt_role ||
+	               (req->key_type == CKK_RSA && template_bool(priv, n_priv, CKA_UNWRAP, false));
 	if (req->key_type == CKK_EC && template_bool(priv, n_priv, CKA_DECRYPT, false))
 		return CKR_ATTRIBUTE_VALUE_INVALID;
 	if (!req->sign && !req->decrypt)
@@ -213,16 +218,12 @@ static CK_RV create_key(struct tpm_token *tok, const struct keygen_request *req,
 {
 	TPM2B_SENSITIVE_CREATE sensitive = {0};
 	TPM2B_PUBLIC tmpl;
-	TPM2B_DATA outside = {0};
-	TPML_PCR_SELECTION pcrs = {0};
 	TSS2_RC rc;
 
 	fill_template(req, &tmpl);
 	sensitive.sensitive.userAuth.size = TPM_SECRET_LEN;
 	memcpy(sensitive.sensitive.userAuth.buffer, tok->secret, TPM_SECRET_LEN);
-	rc = Esys_Create(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	                 ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, priv, pub, NULL, NULL,
-	                 NULL);
+	rc = tpm_create_locked(tok, &sensitive, &tmpl, priv, pub);
 	OPENSSL_cleanse(&sensitive, sizeof(sensitive));
 	return tpm_rc_to_ckr(rc);
 }
@@ -387,11 +388,11 @@ static CK_RV build_objects(const struct keygen_request *req, CK_MECHANISM_TYPE m
 	if (rv == CKR_OK)
 		rv = tpm_attrs_set_bool(&ko->attrs, CKA_SIGN, req->sign);
 	if (rv == CKR_OK)
-		rv = tpm_attrs_set_bool(&ko->attrs, CKA_DECRYPT, req->decrypt);
+		rv = tpm_attrs_set_bool(&ko->attrs, CKA_DECRYPT, req->decrypt_role);
 	if (rv == CKR_OK && !tpm_attrs_find(&po->attrs, CKA_VERIFY))
 		rv = tpm_attrs_set_bool(&po->attrs, CKA_VERIFY, req->sign);
 	if (rv == CKR_OK && !tpm_attrs_find(&po->attrs, CKA_ENCRYPT))
-		rv = tpm_attrs_set_bool(&po->attrs, CKA_ENCRYPT, req->decrypt);
+		rv = tpm_attrs_set_bool(&po->attrs, CKA_ENCRYPT, req->decrypt_role);
 	if (rv == CKR_OK)
 		rv = set_defaults(&po->attrs, public_defaults, ARRAY_LEN(public_defaults));
 	if (rv == CKR_OK)

@@ -47,8 +47,6 @@ static CK_RV create_seal(struct tpm_token *tok, const TPM2B_AUTH *auth, TPM2B_PU
 	            .parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL,
 	        },
 	};
-	TPM2B_DATA outside = {0};
-	TPML_PCR_SELECTION pcrs = {0};
 	TPM2B_PRIVATE *out_priv = NULL;
 	TPM2B_PUBLIC *out_pub = NULL;
 	TSS2_RC rc;
@@ -56,9 +54,7 @@ static CK_RV create_seal(struct tpm_token *tok, const TPM2B_AUTH *auth, TPM2B_PU
 	sensitive.sensitive.userAuth = *auth;
 	memcpy(sensitive.sensitive.data.buffer, tok->secret, TPM_SECRET_LEN);
 	sensitive.sensitive.data.size = TPM_SECRET_LEN;
-	rc = Esys_Create(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	                 ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, &out_priv, &out_pub,
-	                 NULL, NULL, NULL);
+	rc = tpm_create_locked(tok, &sensitive, &tmpl, &out_priv, &out_pub);
 	OPENSSL_cleanse(&sensitive, sizeof(sensitive));
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);

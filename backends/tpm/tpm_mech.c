@@ -41,7 +41,7 @@ static const struct mech_entry mechs[] = {
     {CKM_SHA256_RSA_PKCS_PSS, NEED_RSA_PSS, TPM2_ALG_SHA256, CKF_SIGN},
     {CKM_SHA384_RSA_PKCS_PSS, NEED_RSA_PSS, TPM2_ALG_SHA384, CKF_SIGN},
     {CKM_SHA512_RSA_PKCS_PSS, NEED_RSA_PSS, TPM2_ALG_SHA512, CKF_SIGN},
-    {CKM_RSA_PKCS_OAEP, NEED_RSA_OAEP, TPM2_ALG_NULL, CKF_DECRYPT},
+    {CKM_RSA_PKCS_OAEP, NEED_RSA_OAEP, TPM2_ALG_NULL, CKF_DECRYPT | CKF_UNWRAP},
     {CKM_EC_KEY_PAIR_GEN, NEED_EC, TPM2_ALG_NULL, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
     {CKM_ECDSA, NEED_EC, TPM2_ALG_NULL, CKF_SIGN | EC_FLAGS},
     {CKM_ECDSA_SHA1, NEED_EC, TPM2_ALG_SHA1, CKF_SIGN | EC_FLAGS},
@@ -222,6 +222,9 @@ CK_RV tpm_mech_info(const struct tpm_token *tok, CK_MECHANISM_TYPE type, CK_MECH
 		info->flags = m->flags | CKF_HW;
 		if (type == CKM_RSA_PKCS && tok->has_rsaes)
 			info->flags |= CKF_DECRYPT;
+		/* OAEP unwraps into AES keys, so it needs the TPM's AES. */
+		if (type == CKM_RSA_PKCS_OAEP && !(tok->has_aes128 || tok->has_aes256))
+			info->flags &= ~CKF_UNWRAP;
 		if (m->need == NEED_AES || m->need == NEED_AES_CBC || m->need == NEED_AES_CFB) {
 			/* AES key sizes are in bytes. */
 			info->ulMinKeySize = tok->has_aes128 ? 16 : 32;

@@ -156,3 +156,20 @@ CK_RV tpm_object_load_locked(struct tpm_token *tok, struct tpm_object *obj)
 	OPENSSL_cleanse(&auth, sizeof(auth));
 	return CKR_OK;
 }
+
+TSS2_RC tpm_create_locked(struct tpm_token *tok, const TPM2B_SENSITIVE_CREATE *sensitive,
+                          const TPM2B_PUBLIC *tmpl, TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub)
+{
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION pcrs = {0};
+	TSS2_RC rc;
+
+	/* TPM2_Create builds the new object in a free transient slot, then flushes it. */
+	for (;;) {
+		rc = Esys_Create(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		                 ESYS_TR_NONE, sensitive, tmpl, &outside, &pcrs, priv, pub, NULL,
+		                 NULL, NULL);
+		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))
+			return rc;
+	}
+}

@@ -8,6 +8,7 @@
 #include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_object_ops.h"
 #include "backends/tpm/tpm_token.h"
+#include "backends/tpm/tpm_unwrap.h"
 
 /* Locks the token and finds the session, or returns CKR_SESSION_HANDLE_INVALID unlocked. */
 static CK_RV lock_session(struct hsmux_backend *be, CK_SESSION_HANDLE s, struct tpm_token **tok,
@@ -515,6 +516,22 @@ CK_RV tpm_generate_random(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE
 	if (rv != CKR_OK)
 		return rv;
 	rv = tpm_random_locked(tok, out, out_len);
+	unlock_token(tok);
+	return rv;
+}
+
+CK_RV tpm_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                     CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                     CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = tpm_unwrap_locked(tok, sess, mech, unwrapping_key, wrapped, wrapped_len, tmpl, count,
+	                       key);
 	unlock_token(tok);
 	return rv;
 }

@@ -56,4 +56,8 @@ CK_RV tpm_seed_random(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR
 CK_RV tpm_generate_random(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
                           CK_ULONG out_len);
 
+CK_RV tpm_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
+                     CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                     CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
+
 #endif /* HSMUX_TPM_OBJECT_OPS_H */

@@ -323,6 +323,7 @@ CK_RV tpm_store_add_locked(struct tpm_token *tok, struct tpm_object **objs, size
 {
 	unsigned char id[8];
 	char file[64];
+	struct stat st;
 	CK_RV rv;
 
 	if (RAND_bytes(id, sizeof(id)) != 1)
@@ -334,11 +335,15 @@ CK_RV tpm_store_add_locked(struct tpm_token *tok, struct tpm_object **objs, size
 	if (rv != CKR_OK)
 		return rv;
 
+	/* The objects are not in the table yet, so note_file_stat() would miss them. */
+	if (stat_key_file(tok, file, &st) != 0)
+		memset(&st, 0, sizeof(st));
 	for (size_t i = 0; i < n; i++) {
 		set_file_name(objs[i], file);
 		objs[i]->index = (unsigned int)i;
+		objs[i]->mtime = st.st_mtim;
+		objs[i]->ino = st.st_ino;
 	}
-	note_file_stat(tok, file);
 	return CKR_OK;
 }
 

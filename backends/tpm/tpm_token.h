@@ -146,6 +146,13 @@ void tpm_object_flush_all_locked(struct tpm_token *tok);
 /* Flushes the least recently used loaded key. Returns false when none is loaded. */
 bool tpm_object_evict_one_locked(struct tpm_token *tok);
 
+/*
+ * Runs TPM2_Create under the primary key, flushing cached keys while the
+ * TPM has no free transient slot.
+ */
+TSS2_RC tpm_create_locked(struct tpm_token *tok, const TPM2B_SENSITIVE_CREATE *sensitive,
+                          const TPM2B_PUBLIC *tmpl, TPM2B_PRIVATE **priv, TPM2B_PUBLIC **pub);
+
 /* tpm_login.c: C_InitToken, C_Login, C_Logout and the PINs. */
 CK_RV tpm_login_init_token_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
                                   const CK_UTF8CHAR *label);

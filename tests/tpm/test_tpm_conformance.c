@@ -834,6 +834,146 @@ static void test_tpm_conformance_aes(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
+/* An RSA-2048 token key pair whose private key may unwrap but not decrypt. */
+static CK_RV unwrapper_keygen(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+{
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ULONG bits = 2048;
+	CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+	CK_ATTRIBUTE pub_tmpl[] = {
+	    {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_LABEL, "unwrapper", 9},
+	    {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+	    {CKA_WRAP, &yes, sizeof(yes)},
+	};
+	CK_ATTRIBUTE priv_tmpl[] = {
+	    {CKA_TOKEN, &yes, sizeof(yes)},  {CKA_LABEL, "unwrapper", 9},
+	    {CKA_UNWRAP, &yes, sizeof(yes)}, {CKA_DECRYPT, &no, sizeof(no)},
+	    {CKA_SIGN, &no, sizeof(no)},
+	};
+
+	return p11->C_GenerateKeyPair(s, &mech, pub_tmpl, 4, priv_tmpl, 5, pub, priv);
+}
+
+/* Encrypts key with openssl pkeyutl (OAEP with md) to the public key object pub. */
+static size_t openssl_oaep_wrap(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, const char *md,
+                                const CK_BYTE *key, size_t key_len, CK_BYTE *out, size_t out_len)
+{
+	char pem[256], in[256], ct[256];
+	FILE *f;
+	size_t n;
+
+	path_of(pem, sizeof(pem), "unwrapper.pem");
+	path_of(in, sizeof(in), "aes.key");
+	path_of(ct, sizeof(ct), "aes.wrapped");
+	if (!tpm_p11_write_pem(s, pub, pem) || !tpm_p11_write_file(in, key, key_len) ||
+	    !tpm_p11_run("openssl pkeyutl -encrypt -pubin -inkey %s -in %s -out %s "
+	                 "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:%s "
+	                 "-pkeyopt rsa_mgf1_md:%s",
+	                 pem, in, ct, md, md))
+		return 0;
+	f = fopen(ct, "rb");
+	if (!f)
+		return 0;
+	n = fread(out, 1, out_len, f);
+	fclose(f);
+	return n;
+}
+
+/* Encrypts with the unwrapped key in the TPM and with OpenSSL, and compares. */
+static void compare_with_openssl(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const CK_BYTE *key,
+                                 size_t key_len, bool cfb)
+{
+	const EVP_CIPHER *cipher = key_len == 16 ? (cfb ? EVP_aes_128_cfb128() : EVP_aes_128_cbc())
+	                                         : (cfb ? EVP_aes_256_cfb128() : EVP_aes_256_cbc());
+	CK_BYTE iv[16], plain[100], tpm_out[100], ref[116];
+	CK_ULONG len = cfb ? 100 : 96;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0, m = 0;
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (CK_BYTE)(i * 5 + 1);
+	for (size_t i = 0; i < sizeof(iv); i++)
+		iv[i] = (CK_BYTE)(i + 1);
+	CU_ASSERT_EQUAL_FATAL(
+	    aes_crypt(s, h, cfb ? CKM_AES_CFB128 : CKM_AES_CBC, false, iv, plain, len, tpm_out),
+	    CKR_OK);
+	CU_ASSERT_FATAL(ctx && EVP_EncryptInit_ex(ctx, cipher, NULL, key, iv) == 1);
+	EVP_CIPHER_CTX_set_padding(ctx, 0);
+	CU_ASSERT(EVP_EncryptUpdate(ctx, ref, &n, plain, (int)len) == 1);
+	CU_ASSERT(EVP_EncryptFinal_ex(ctx, ref + n, &m) == 1);
+	EVP_CIPHER_CTX_free(ctx);
+	CU_ASSERT_EQUAL(n + m, (int)len);
+	CU_ASSERT_EQUAL(memcmp(tpm_out, ref, len), 0);
+}
+
+static CK_RV unwrap_aes(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE unwrapper, CK_MECHANISM_TYPE hash,
+                        CK_RSA_PKCS_MGF_TYPE mgf, const CK_BYTE *wrapped, CK_ULONG wrapped_len,
+                        CK_ULONG value_len, CK_OBJECT_HANDLE *h)
+{
+	CK_RSA_PKCS_OAEP_PARAMS oaep = {hash, mgf, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_AES;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},   {CKA_KEY_TYPE, &type, sizeof(type)},
+	    {CKA_ENCRYPT, &yes, sizeof(yes)}, {CKA_DECRYPT, &yes, sizeof(yes)},
+	    {CKA_LABEL, "imported", 8},       {CKA_VALUE_LEN, &value_len, sizeof(value_len)},
+	};
+
+	return p11->C_UnwrapKey(s, &mech, unwrapper, (CK_BYTE *)wrapped, wrapped_len, tmpl,
+	                        value_len ? 6 : 5, h);
+}
+
+/*
+ * C_UnwrapKey with OAEP (SHA-256 and SHA-1) puts openssl's AES key into the
+ * TPM. Since the test knows that key, OpenSSL's AES gives known answers for
+ * the TPM's CBC and CFB-128.
+ */
+static void test_tpm_conformance_oaep_unwrap(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_OBJECT_HANDLE pub, priv, h, decrypter;
+	CK_BYTE key256[32], key128[16], wrapped[512];
+	CK_BBOOL flag = CK_TRUE;
+	CK_ATTRIBUTE local = {CKA_LOCAL, &flag, sizeof(flag)};
+	size_t n;
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(unwrapper_keygen(s, &pub, &priv), CKR_OK);
+	for (size_t i = 0; i < sizeof(key256); i++)
+		key256[i] = (CK_BYTE)(i * 9 + 4);
+	for (size_t i = 0; i < sizeof(key128); i++)
+		key128[i] = (CK_BYTE)(0xf0 - i);
+
+	n = openssl_oaep_wrap(s, pub, "sha256", key256, sizeof(key256), wrapped, sizeof(wrapped));
+	CU_ASSERT_EQUAL_FATAL(n, 256);
+	CU_ASSERT_EQUAL(unwrap_aes(s, priv, CKM_SHA256, CKG_MGF1_SHA256, wrapped, n, 16, &h),
+	                CKR_TEMPLATE_INCONSISTENT);
+	CU_ASSERT_EQUAL_FATAL(unwrap_aes(s, priv, CKM_SHA256, CKG_MGF1_SHA256, wrapped, n, 0, &h),
+	                      CKR_OK);
+	compare_with_openssl(s, h, key256, sizeof(key256), false);
+	compare_with_openssl(s, h, key256, sizeof(key256), true);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, h, &local, 1), CKR_OK);
+	CU_ASSERT_EQUAL(flag, CK_FALSE);
+
+	n = openssl_oaep_wrap(s, pub, "sha1", key128, sizeof(key128), wrapped, sizeof(wrapped));
+	CU_ASSERT_EQUAL_FATAL(n, 256);
+	CU_ASSERT_EQUAL_FATAL(unwrap_aes(s, priv, CKM_SHA_1, CKG_MGF1_SHA1, wrapped, n, 16, &h),
+	                      CKR_OK);
+	compare_with_openssl(s, h, key128, sizeof(key128), false);
+
+	/* A damaged blob, and a key without CKA_UNWRAP, unwrap nothing. */
+	wrapped[7] ^= 1;
+	CU_ASSERT_EQUAL(unwrap_aes(s, priv, CKM_SHA_1, CKG_MGF1_SHA1, wrapped, n, 0, &h),
+	                CKR_WRAPPED_KEY_INVALID);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "rsa2048", &decrypter), 1);
+	CU_ASSERT_EQUAL(unwrap_aes(s, decrypter, CKM_SHA_1, CKG_MGF1_SHA1, wrapped, n, 0, &h),
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
 static void test_tpm_conformance_destroy(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(slot);
@@ -876,6 +1016,7 @@ int main(int argc, char **argv)
 	CU_add_test(suite, "test_tpm_conformance_digest_random",
 	            test_tpm_conformance_digest_random);
 	CU_add_test(suite, "test_tpm_conformance_aes", test_tpm_conformance_aes);
+	CU_add_test(suite, "test_tpm_conformance_oaep_unwrap", test_tpm_conformance_oaep_unwrap);
 	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
 	            test_tpm_conformance_mechanism_sweep);
 	CU_add_test(suite, "test_tpm_conformance_create_objects",

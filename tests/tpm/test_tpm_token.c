@@ -219,6 +219,9 @@ static void test_tpm_token_rsa_sign(void)
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL(generate(s, true, 1024, "rsa", &pub, &priv), CKR_KEY_SIZE_RANGE);
 	CU_ASSERT_EQUAL_FATAL(generate(s, true, 2048, "rsa", &pub, &priv), CKR_OK);
+	/* A search reads the store again; the handles of new keys must survive it. */
+	CU_ASSERT_EQUAL(find_one(s, CKO_PRIVATE_KEY, "rsa"), priv);
+	CU_ASSERT_EQUAL(find_one(s, CKO_PUBLIC_KEY, "rsa"), pub);
 	sign_and_verify(s, pub, priv, &m_pkcs, EVP_sha256(), false, false, false, false);
 	sign_and_verify(s, pub, priv, &m_pss, EVP_sha256(), true, false, false, false);
 	sign_and_verify(s, pub, priv, &m_raw_pss, EVP_sha256(), true, false, false, true);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -31,11 +32,13 @@ bool tpm_p11_load(const char *module)
 bool tpm_p11_config(const char *dir, const char *extra)
 {
 	const char *tcti = getenv("HSMUX_TEST_TPM_TCTI");
-	char path[4096];
+	char path[4096], tmp[4200];
 	FILE *f;
 
+	/* Written aside and renamed, because processes that start together share it. */
 	snprintf(path, sizeof(path), "%s/hsmux.conf", dir);
-	f = fopen(path, "w");
+	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+	f = fopen(tmp, "w");
 	if (!f)
 		return false;
 	if (tcti)
@@ -44,7 +47,8 @@ bool tpm_p11_config(const char *dir, const char *extra)
 	else
 		fprintf(f, "[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/tpm\n%s", dir,
 		        extra ? extra : "");
-	fclose(f);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return false;
 	return setenv("HSMUX_CONF", path, 1) == 0;
 }
 
