@@ -139,7 +139,8 @@ static CK_OBJECT_HANDLE gen_aes(CK_ATTRIBUTE *extra, CK_ULONG n_extra)
 	};
 	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 
-	memcpy(t + 2, extra, n_extra * sizeof(*extra));
+	if (n_extra)
+		memcpy(t + 2, extra, n_extra * sizeof(*extra));
 	CU_ASSERT_EQUAL(fl->C_GenerateKey(session, &mech, t, 2 + n_extra, &key), CKR_OK);
 	return key;
 }
