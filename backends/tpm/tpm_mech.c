@@ -12,6 +12,7 @@ enum mech_need {
 	NEED_RSA,
 	NEED_RSA_PSS,
 	NEED_RSA_OAEP,
+	NEED_RSA_AES_WRAP,
 	NEED_RSA_ES,
 	NEED_EC,
 	NEED_AES,
@@ -42,6 +43,7 @@ static const struct mech_entry mechs[] = {
     {CKM_SHA384_RSA_PKCS_PSS, NEED_RSA_PSS, TPM2_ALG_SHA384, CKF_SIGN},
     {CKM_SHA512_RSA_PKCS_PSS, NEED_RSA_PSS, TPM2_ALG_SHA512, CKF_SIGN},
     {CKM_RSA_PKCS_OAEP, NEED_RSA_OAEP, TPM2_ALG_NULL, CKF_DECRYPT | CKF_UNWRAP},
+    {CKM_RSA_AES_KEY_WRAP, NEED_RSA_AES_WRAP, TPM2_ALG_NULL, CKF_UNWRAP},
     {CKM_EC_KEY_PAIR_GEN, NEED_EC, TPM2_ALG_NULL, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
     {CKM_ECDSA, NEED_EC, TPM2_ALG_NULL, CKF_SIGN | EC_FLAGS},
     {CKM_ECDSA_SHA1, NEED_EC, TPM2_ALG_SHA1, CKF_SIGN | EC_FLAGS},
@@ -86,6 +88,9 @@ static bool entry_supported(const struct tpm_token *tok, const struct mech_entry
 		break;
 	case NEED_RSA_OAEP:
 		need_ok = tok->has_oaep;
+		break;
+	case NEED_RSA_AES_WRAP:
+		need_ok = tok->has_oaep && (tok->has_aes128 || tok->has_aes256);
 		break;
 	case NEED_RSA_ES:
 		need_ok = tok->has_rsaes;
@@ -222,7 +227,7 @@ CK_RV tpm_mech_info(const struct tpm_token *tok, CK_MECHANISM_TYPE type, CK_MECH
 		info->flags = m->flags | CKF_HW;
 		if (type == CKM_RSA_PKCS && tok->has_rsaes)
 			info->flags |= CKF_DECRYPT;
-		/* OAEP unwraps into AES keys, so it needs the TPM's AES. */
+		/* OAEP unwraps into AES keys, so that needs the TPM's AES. */
 		if (type == CKM_RSA_PKCS_OAEP && !(tok->has_aes128 || tok->has_aes256))
 			info->flags &= ~CKF_UNWRAP;
 		if (m->need == NEED_AES || m->need == NEED_AES_CBC || m->need == NEED_AES_CFB) {

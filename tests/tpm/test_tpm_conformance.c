@@ -616,7 +616,7 @@ static void test_tpm_conformance_mechanism_sweep(void)
 		covered |= mechs[i] == CKM_RSA_PKCS_KEY_PAIR_GEN ||
 		           mechs[i] == CKM_EC_KEY_PAIR_GEN || mechs[i] == CKM_RSA_PKCS_OAEP ||
 		           mechs[i] == CKM_AES_KEY_GEN || mechs[i] == CKM_AES_CBC ||
-		           mechs[i] == CKM_AES_CFB128;
+		           mechs[i] == CKM_AES_CFB128 || mechs[i] == CKM_RSA_AES_KEY_WRAP;
 		if (!covered)
 			fprintf(stderr, "mechanism 0x%lx is advertised but not tested\n", mechs[i]);
 		CU_ASSERT(covered);
@@ -974,6 +974,79 @@ static void test_tpm_conformance_oaep_unwrap(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
+/* Builds a CKM_RSA_AES_KEY_WRAP blob with the openssl command line: OAEP(ephemeral) || KWP(target).
+ */
+static size_t openssl_rsa_aes_wrap(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub,
+                                   const CK_BYTE *ephemeral, const CK_BYTE *target,
+                                   size_t target_len, CK_BYTE *out, size_t out_len)
+{
+	char target_path[256], kwp_path[256], hex[65];
+	size_t n;
+	FILE *f;
+
+	n = openssl_oaep_wrap(s, pub, "sha256", ephemeral, 32, out, out_len);
+	if (n != 256)
+		return 0;
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", ephemeral[i]);
+	path_of(target_path, sizeof(target_path), "target.key");
+	path_of(kwp_path, sizeof(kwp_path), "target.kwp");
+	/* A65959A6 is the RFC 5649 alternative initial value. */
+	if (!tpm_p11_write_file(target_path, target, target_len) ||
+	    !tpm_p11_run("openssl enc -id-aes256-wrap-pad -K %s -iv A65959A6 -in %s -out %s", hex,
+	                 target_path, kwp_path))
+		return 0;
+	f = fopen(kwp_path, "rb");
+	if (!f)
+		return 0;
+	n += fread(out + n, 1, out_len - n, f);
+	fclose(f);
+	return n;
+}
+
+/* BYOK: an AES target key arrives under CKM_RSA_AES_KEY_WRAP and encrypts as OpenSSL does. */
+static void test_tpm_conformance_rsa_aes_unwrap(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_RSA_AES_KEY_WRAP_PARAMS params = {256, &oaep};
+	CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_AES;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &type, sizeof(type)},
+	    {CKA_ENCRYPT, &yes, sizeof(yes)},
+	    {CKA_LABEL, "byok", 4},
+	};
+	CK_BYTE ephemeral[32], target[16], blob[512];
+	CK_OBJECT_HANDLE pub, priv, h;
+	size_t n;
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PUBLIC_KEY, "unwrapper", &pub), 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "unwrapper", &priv), 1);
+	for (size_t i = 0; i < sizeof(ephemeral); i++)
+		ephemeral[i] = (CK_BYTE)(i * 3 + 7);
+	for (size_t i = 0; i < sizeof(target); i++)
+		target[i] = (CK_BYTE)(0x5a ^ (i * 17));
+	n = openssl_rsa_aes_wrap(s, pub, ephemeral, target, sizeof(target), blob, sizeof(blob));
+	CU_ASSERT_EQUAL_FATAL(n, 256 + 24);
+
+	CU_ASSERT_EQUAL_FATAL(p11->C_UnwrapKey(s, &mech, priv, blob, n, tmpl, 4, &h), CKR_OK);
+	compare_with_openssl(s, h, target, sizeof(target), false);
+	compare_with_openssl(s, h, target, sizeof(target), true);
+
+	/* A damaged key wrap fails RFC 5649's integrity check. */
+	blob[n - 3] ^= 1;
+	CU_ASSERT_EQUAL(p11->C_UnwrapKey(s, &mech, priv, blob, n, tmpl, 4, &h),
+	                CKR_WRAPPED_KEY_INVALID);
+	params.ulAESKeyBits = 100;
+	CU_ASSERT_NOT_EQUAL(p11->C_UnwrapKey(s, &mech, priv, blob, n, tmpl, 4, &h), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
 static void test_tpm_conformance_destroy(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(slot);
@@ -1017,6 +1090,8 @@ int main(int argc, char **argv)
 	            test_tpm_conformance_digest_random);
 	CU_add_test(suite, "test_tpm_conformance_aes", test_tpm_conformance_aes);
 	CU_add_test(suite, "test_tpm_conformance_oaep_unwrap", test_tpm_conformance_oaep_unwrap);
+	CU_add_test(suite, "test_tpm_conformance_rsa_aes_unwrap",
+	            test_tpm_conformance_rsa_aes_unwrap);
 	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
 	            test_tpm_conformance_mechanism_sweep);
 	CU_add_test(suite, "test_tpm_conformance_create_objects",
