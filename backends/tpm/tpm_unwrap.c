@@ -108,6 +108,7 @@ static CK_RV check_request(struct tpm_token *tok, struct tpm_session *sess,
 	}
 	if (!has_class || !has_type)
 		return CKR_TEMPLATE_INCOMPLETE;
+	/* TODO: import RSA and EC private keys as well, through TPM2_Import. */
 	return tpm_aes_check_template(tok, sess, tmpl, count, len);
 }
 

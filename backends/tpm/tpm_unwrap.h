@@ -1,13 +1,14 @@
-/* C_UnwrapKey: an AES key encrypted with RSA-OAEP to a TPM key, imported into the TPM. */
+/* C_UnwrapKey: an AES key wrapped to a TPM RSA key, imported into the TPM. */
 #ifndef HSMUX_TPM_UNWRAP_H
 #define HSMUX_TPM_UNWRAP_H
 
 #include "backends/tpm/tpm_token.h"
 
 /*
- * Decrypts wrapped with CKM_RSA_PKCS_OAEP and the TPM's RSA key
- * unwrapping_key, and creates an AES secret key in the TPM from the result,
- * with the attributes of tmpl. See tpm_unwrap.c for the plaintext window.
+ * Unwraps wrapped (CKM_RSA_PKCS_OAEP or CKM_RSA_AES_KEY_WRAP) with the TPM's
+ * RSA key unwrapping_key, and creates an AES secret key in the TPM from the
+ * result, with the attributes of tmpl. See tpm_unwrap.c for the window in
+ * which the key is in hsmux's memory.
  */
 CK_RV tpm_unwrap_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_MECHANISM *mech,
                         CK_OBJECT_HANDLE unwrapping_key, const CK_BYTE *wrapped,
