@@ -14,6 +14,7 @@
 
 #include "backends/pkcs11/pkcs11.h"
 #include "backends/softhsm/store.h"
+#include "backends/softhsm/store_guard.h"
 #include "module/config.h"
 #include "module/fileio.h"
 #include "module/trace.h"
@@ -23,6 +24,8 @@ static const char *const softhsm_keys[] = {"store", "module", NULL};
 /* SoftHSM reads one config per process, so one softhsm backend at a time. */
 static const struct hsmux_backend *softhsm_owner;
 static char softhsm_conf[PATH_MAX];
+/* The tokendir of that backend, where store_guard.c keeps its good copies. */
+static char softhsm_tokens[PATH_MAX];
 
 struct softhsm_paths {
 	char store[PATH_MAX - 64];
@@ -130,6 +133,9 @@ static CK_RV softhsm_create(struct hsmux_backend *be, const struct hsmux_config_
 	rv = store_paths(sec, &paths, at, err, len);
 	if (rv == CKR_OK)
 		rv = prepare_store(&paths, at, err, len);
+	/* SoftHSM drops a token whose token.object is incomplete when it starts: repair first. */
+	if (rv == CKR_OK)
+		softhsm_guard_check_store(paths.tokens, sec->name);
 	if (rv == CKR_OK)
 		rv = load_with_conf(be, module ? module : HSMUX_SOFTHSM_MODULE, paths.conf, at,
 				    err, len);
@@ -144,6 +150,7 @@ static CK_RV softhsm_create(struct hsmux_backend *be, const struct hsmux_config_
 	}
 	softhsm_owner = be;
 	snprintf(softhsm_conf, sizeof(softhsm_conf), "%s", paths.conf);
+	snprintf(softhsm_tokens, sizeof(softhsm_tokens), "%s", paths.tokens);
 	hsmux_trace(HSMUX_TRACE_BACKEND, "backend '%s': SoftHSM store %s", be->name, paths.store);
 	return CKR_OK;
 }
@@ -167,11 +174,131 @@ static CK_RV softhsm_reinit_after_fork(struct hsmux_backend *be)
 
 static void softhsm_destroy(struct hsmux_backend *be)
 {
-	if (softhsm_owner == be)
+	if (softhsm_owner == be) {
 		softhsm_owner = NULL;
+		softhsm_tokens[0] = '\0';
+	}
 	p11_backend_unload(be);
 }
 
+/*
+ * Calls after which SoftHSM 2.6.1 may have rewritten token.object in place
+ * (truncate, then write): C_InitToken, C_InitPIN and C_SetPIN write the
+ * PIN blobs, label and flags; C_Login writes the token flags on success
+ * and on failure. Each refreshes the good copies of token.object before
+ * the call, to take in changes by processes without hsmux, and after it,
+ * to take in its own. Both cost two stat() calls per token while
+ * token.object is unchanged. A failed call is refreshed too, because
+ * SoftHSM writes the flags of a failed login.
+ *
+ * What "as before" means after a kill -9 in the middle of C_SetPIN or
+ * C_InitPIN: SoftHSM writes the new PIN blob with one rewrite of
+ * token.object. If the kill comes before that write is complete, the
+ * good copy comes back at the next start and the old PIN applies; if it
+ * comes after, the new PIN applies. Once C_SetPIN has returned CKR_OK,
+ * the new PIN applies. Exactly one of the two PINs works, never neither.
+ * NOTE: the good copy is as new as the last refresh, so if a process
+ * without hsmux changed the PIN and then a process was killed during the
+ * next rewrite before any hsmux call saw the change, the PIN from before
+ * that outside change comes back.
+ *
+ * C_InitToken on an initialized token is not made atomic: SoftHSM deletes
+ * the object files one by one, then rewrites token.object. A kill in the
+ * middle leaves the old token.object (old PINs, old label) or the new one,
+ * and the objects that were not deleted yet.
+ */
+static CK_RV softhsm_init_token(struct hsmux_backend *be, CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin,
+                                CK_ULONG pin_len, CK_UTF8CHAR_PTR label)
+{
+	CK_RV rv;
+
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	rv = p11_init_token(be, slot, pin, pin_len, label);
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	return rv;
+}
+
+static CK_RV softhsm_init_pin(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR pin,
+                              CK_ULONG pin_len)
+{
+	CK_RV rv;
+
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	rv = p11_init_pin(be, s, pin, pin_len);
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	return rv;
+}
+
+static CK_RV softhsm_set_pin(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR old_pin,
+                             CK_ULONG old_len, CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len)
+{
+	CK_RV rv;
+
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	rv = p11_set_pin(be, s, old_pin, old_len, new_pin, new_len);
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	return rv;
+}
+
+static CK_RV softhsm_login(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_USER_TYPE user,
+                           CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
+{
+	CK_RV rv;
+
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	rv = p11_login(be, s, user, pin, pin_len);
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	return rv;
+}
+
+static CK_RV softhsm_login_user(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_USER_TYPE user,
+                                CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8CHAR_PTR username,
+                                CK_ULONG username_len)
+{
+	CK_RV rv;
+
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	rv = p11_login_user(be, s, user, pin, pin_len, username, username_len);
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	return rv;
+}
+
+static CK_RV softhsm_logout(struct hsmux_backend *be, CK_SESSION_HANDLE s)
+{
+	CK_RV rv = p11_logout(be, s);
+
+	softhsm_guard_refresh_store(softhsm_tokens, false);
+	return rv;
+}
+
+/*
+ * C_SetAttributeValue on a token object makes SoftHSM rewrite that
+ * object's file in place. The handle does not name the file, so every
+ * object file of the store gets a good copy before the call (objects made
+ * since C_Initialize have none yet) and the rewritten one is refreshed
+ * after it: two stat() calls per object file each time, and only for
+ * objects with CKA_TOKEN set.
+ */
+static CK_RV softhsm_set_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s,
+                                         CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
+                                         CK_ULONG count)
+{
+	CK_BBOOL token = CK_TRUE;
+	CK_ATTRIBUTE attr = {CKA_TOKEN, &token, sizeof(token)};
+	bool guard = p11_get_attribute_value(be, s, obj, &attr, 1) != CKR_OK || token == CK_TRUE;
+	CK_RV rv;
+
+	if (guard)
+		softhsm_guard_refresh_store(softhsm_tokens, true);
+	rv = p11_set_attribute_value(be, s, obj, tmpl, count);
+	if (guard)
+		softhsm_guard_refresh_store(softhsm_tokens, true);
+	return rv;
+}
+
+/* The table overrides a few of P11_BACKEND_FORWARDERS, which GCC warns about. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 const struct hsmux_backend_ops hsmux_softhsm_backend_ops = {
 	.type = "softhsm",
 	.keys = softhsm_keys,
@@ -180,4 +307,9 @@ const struct hsmux_backend_ops hsmux_softhsm_backend_ops = {
 	.reinit_after_fork = softhsm_reinit_after_fork,
 	.backup_export = softhsm_backup_export, .backup_import = softhsm_backup_import,
 	P11_BACKEND_FORWARDERS,
+	/* These replace the plain forwarders of the same ops, set just above. */
+	.init_token = softhsm_init_token, .init_pin = softhsm_init_pin, .set_pin = softhsm_set_pin,
+	.login = softhsm_login, .login_user = softhsm_login_user, .logout = softhsm_logout,
+	.set_attribute_value = softhsm_set_attribute_value,
 };
+#pragma GCC diagnostic pop
