@@ -286,13 +286,13 @@ static CK_RV set_empty(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type)
 	return tpm_attrs_find(a, type) ? CKR_OK : tpm_attrs_set(a, type, NULL, 0);
 }
 
-static CK_RV common_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls,
-                          const struct keygen_request *req, CK_MECHANISM_TYPE mech)
+static CK_RV common_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls, CK_KEY_TYPE key_type,
+                          CK_MECHANISM_TYPE mech)
 {
 	CK_RV rv = tpm_attrs_set_ulong(a, CKA_CLASS, cls);
 
 	if (rv == CKR_OK)
-		rv = tpm_attrs_set_ulong(a, CKA_KEY_TYPE, req->key_type);
+		rv = tpm_attrs_set_ulong(a, CKA_KEY_TYPE, key_type);
 	if (rv == CKR_OK)
 		rv = tpm_attrs_set_ulong(a, CKA_KEY_GEN_MECHANISM, mech);
 	if (rv == CKR_OK)
@@ -382,9 +382,9 @@ static CK_RV build_objects(const struct keygen_request *req, CK_MECHANISM_TYPE m
 	if (rv == CKR_OK)
 		rv = copy_template(&ko->attrs, priv_tmpl, n_priv);
 	if (rv == CKR_OK)
-		rv = common_attrs(&po->attrs, CKO_PUBLIC_KEY, req, mech);
+		rv = common_attrs(&po->attrs, CKO_PUBLIC_KEY, req->key_type, mech);
 	if (rv == CKR_OK)
-		rv = common_attrs(&ko->attrs, CKO_PRIVATE_KEY, req, mech);
+		rv = common_attrs(&ko->attrs, CKO_PRIVATE_KEY, req->key_type, mech);
 	if (rv == CKR_OK)
 		rv = tpm_attrs_set_bool(&ko->attrs, CKA_SIGN, req->sign);
 	if (rv == CKR_OK)
@@ -480,5 +480,49 @@ out:
 	tpm_object_free(tok, ko);
 	Esys_Free(pub);
 	Esys_Free(priv);
+	return rv;
+}
+
+CK_RV tpm_keygen_check_import_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                                       CK_KEY_TYPE key_type)
+{
+	struct keygen_request req = {.key_type = key_type};
+
+	for (CK_ULONG i = 0; i < count; i++) {
+		/* An imported key was outside the TPM once, so these stay false. */
+		if (tmpl[i].type == CKA_ALWAYS_SENSITIVE || tmpl[i].type == CKA_NEVER_EXTRACTABLE ||
+		    tmpl[i].type == CKA_LOCAL)
+			return CKR_ATTRIBUTE_READ_ONLY;
+	}
+	return check_template(tmpl, count, CKO_PRIVATE_KEY, &req);
+}
+
+CK_RV tpm_keygen_import_attrs(struct tpm_attrs *a, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                              const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
+{
+	const TPMT_PUBLIC *p = &pub->publicArea;
+	CK_KEY_TYPE type = p->type == TPM2_ALG_RSA ? CKK_RSA : CKK_EC;
+	CK_RV rv;
+
+	rv = copy_template(a, tmpl, count);
+	if (rv == CKR_OK)
+		rv = common_attrs(a, CKO_PRIVATE_KEY, type, CK_UNAVAILABLE_INFORMATION);
+	if (rv == CKR_OK)
+		rv = tpm_attrs_set_bool(a, CKA_SIGN,
+		                        (p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) != 0);
+	if (rv == CKR_OK && !tpm_attrs_find(a, CKA_DECRYPT))
+		rv = tpm_attrs_set_bool(a, CKA_DECRYPT, false);
+	if (rv == CKR_OK)
+		rv = tpm_attrs_set_bool(a, CKA_LOCAL, false);
+	if (rv == CKR_OK)
+		rv = tpm_attrs_set_bool(a, CKA_ALWAYS_SENSITIVE, false);
+	if (rv == CKR_OK)
+		rv = tpm_attrs_set_bool(a, CKA_NEVER_EXTRACTABLE, false);
+	if (rv == CKR_OK)
+		rv = set_defaults(a, private_defaults, ARRAY_LEN(private_defaults));
+	if (rv == CKR_OK)
+		rv = public_numbers(a, CKO_PRIVATE_KEY, p);
+	if (rv == CKR_OK)
+		rv = tpm_keygen_blob_attrs(a, pub, priv);
 	return rv;
 }

@@ -29,4 +29,19 @@ CK_RV tpm_keygen_ec_attrs(struct tpm_attrs *a, CK_OBJECT_CLASS cls, const TPMT_P
 CK_RV tpm_keygen_blob_attrs(struct tpm_attrs *a, const TPM2B_PUBLIC *pub,
                             const TPM2B_PRIVATE *priv);
 
+/*
+ * Checks the template of an imported RSA or EC private key: the attributes
+ * that key generation takes, less the ones that describe a key's origin.
+ */
+CK_RV tpm_keygen_check_import_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                                       CK_KEY_TYPE key_type);
+
+/*
+ * Sets the attributes of an imported private key: the template's, the
+ * public numbers of pub, CKA_LOCAL and the other origin attributes false,
+ * and the TPM blobs.
+ */
+CK_RV tpm_keygen_import_attrs(struct tpm_attrs *a, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                              const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv);
+
 #endif /* HSMUX_TPM_KEYGEN_H */

@@ -20,13 +20,15 @@
 
 #include "backends/tpm/tpm_aes.h"
 #include "backends/tpm/tpm_crypto.h"
+#include "backends/tpm/tpm_import.h"
 #include "backends/tpm/tpm_mech.h"
 #include "backends/tpm/tpm_unwrap.h"
 
 struct unwrapped {
 	CK_BYTE value[32]; /* the key that OAEP decrypts */
 	CK_ULONG len;
-	CK_BYTE target[48]; /* CKM_RSA_AES_KEY_WRAP: the target key, at most 32 bytes */
+	/* CKM_RSA_AES_KEY_WRAP: the target, an AES key or a PKCS#8 RSA-3072 or EC key. */
+	CK_BYTE target[3072];
 	int target_len;
 };
 
@@ -92,6 +94,18 @@ static CK_RV check_length(const struct tpm_token *tok, CK_ULONG got, CK_ULONG re
 	return CKR_OK;
 }
 
+/* The CKA_CLASS of a template, or CK_UNAVAILABLE_INFORMATION. */
+static CK_OBJECT_CLASS template_class(const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+{
+	CK_ULONG cls;
+
+	for (CK_ULONG i = 0; i < count; i++) {
+		if (tmpl[i].type == CKA_CLASS && tpm_template_ulong(&tmpl[i], &cls) == CKR_OK)
+			return cls;
+	}
+	return CK_UNAVAILABLE_INFORMATION;
+}
+
 static CK_RV check_request(struct tpm_token *tok, struct tpm_session *sess,
                            const CK_MECHANISM *mech, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
                            CK_ULONG *len)
@@ -108,7 +122,9 @@ static CK_RV check_request(struct tpm_token *tok, struct tpm_session *sess,
 	}
 	if (!has_class || !has_type)
 		return CKR_TEMPLATE_INCOMPLETE;
-	/* TODO: import RSA and EC private keys as well, through TPM2_Import. */
+	/* Private keys come only through CKM_RSA_AES_KEY_WRAP; tpm_import.c checks them. */
+	if (template_class(tmpl, count) == CKO_PRIVATE_KEY)
+		return mech->mechanism == CKM_RSA_AES_KEY_WRAP ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
 	return tpm_aes_check_template(tok, sess, tmpl, count, len);
 }
 
@@ -210,7 +226,13 @@ CK_RV tpm_unwrap_locked(struct tpm_token *tok, struct tpm_session *sess, const C
 		return CKR_USER_NOT_LOGGED_IN;
 
 	locked = mlock(&key, sizeof(key)) == 0;
-	if (mech->mechanism == CKM_RSA_AES_KEY_WRAP) {
+	if (mech->mechanism == CKM_RSA_AES_KEY_WRAP &&
+	    template_class(tmpl, count) == CKO_PRIVATE_KEY) {
+		rv = rsa_aes_unwrap(tok, obj, mech, wrapped, wrapped_len, &key);
+		if (rv == CKR_OK)
+			rv = tpm_import_private_locked(tok, sess, key.target,
+			                               (CK_ULONG)key.target_len, tmpl, count, h);
+	} else if (mech->mechanism == CKM_RSA_AES_KEY_WRAP) {
 		rv = rsa_aes_unwrap(tok, obj, mech, wrapped, wrapped_len, &key);
 		if (rv == CKR_OK)
 			rv = check_length(tok, (CK_ULONG)key.target_len, requested);

@@ -1047,6 +1047,88 @@ static void test_tpm_conformance_rsa_aes_unwrap(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
+/*
+ * BYOK of a private key: openssl makes an RSA or EC key, the test wraps its
+ * PKCS#8 form with CKM_RSA_AES_KEY_WRAP, the TPM imports it, signs, and
+ * openssl verifies with the public key of its own key file.
+ */
+static void byok_private_case(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+                              const char *genpkey_args, CK_KEY_TYPE type)
+{
+	CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_RSA_AES_KEY_WRAP_PARAMS params = {256, &oaep};
+	CK_MECHANISM mech = {CKM_RSA_AES_KEY_WRAP, &params, sizeof(params)};
+	CK_MECHANISM sign_mech = {type == CKK_RSA ? CKM_SHA256_RSA_PKCS : CKM_ECDSA_SHA256, NULL,
+	                          0};
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_BBOOL yes = CK_TRUE, local = CK_TRUE, extractable = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},  {CKA_KEY_TYPE, &type, sizeof(type)},
+	    {CKA_SIGN, &yes, sizeof(yes)},   {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_LABEL, "imported-key", 12},
+	};
+	CK_ATTRIBUTE flags[] = {
+	    {CKA_LOCAL, &local, sizeof(local)},
+	    {CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
+	};
+	char key_path[256], der_path[256], pem_path[256], sig_path[256], data_path[256];
+	CK_BYTE ephemeral[32], der[4096], blob[4096], sig[512], der_sig[160];
+	CK_ULONG sig_len = sizeof(sig);
+	CK_OBJECT_HANDLE h;
+	size_t der_len, n;
+	FILE *f;
+
+	path_of(key_path, sizeof(key_path), "byok.pem");
+	path_of(der_path, sizeof(der_path), "byok.p8");
+	path_of(pem_path, sizeof(pem_path), "byok.pub.pem");
+	path_of(sig_path, sizeof(sig_path), "byok.sig");
+	path_of(data_path, sizeof(data_path), "byok.data");
+	CU_ASSERT_FATAL(tpm_p11_run("openssl genpkey %s -out %s 2>/dev/null && "
+	                            "openssl pkcs8 -topk8 -nocrypt -in %s -outform DER -out %s && "
+	                            "openssl pkey -in %s -pubout -out %s",
+	                            genpkey_args, key_path, key_path, der_path, key_path,
+	                            pem_path));
+	f = fopen(der_path, "rb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	der_len = fread(der, 1, sizeof(der), f);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(ephemeral); i++)
+		ephemeral[i] = (CK_BYTE)(i * 29 + 11);
+	n = openssl_rsa_aes_wrap(s, pub, ephemeral, der, der_len, blob, sizeof(blob));
+	CU_ASSERT_FATAL(n > 256);
+
+	CU_ASSERT_EQUAL_FATAL(p11->C_UnwrapKey(s, &mech, priv, blob, n, tmpl, 5, &h), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, h, flags, 2), CKR_OK);
+	CU_ASSERT_EQUAL(local, CK_FALSE);
+	CU_ASSERT_EQUAL(extractable, CK_FALSE);
+	CU_ASSERT_EQUAL_FATAL(p11->C_SignInit(s, &sign_mech, h), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11->C_Sign(s, (CK_BYTE *)data, sizeof(data) - 1, sig, &sig_len),
+	                      CKR_OK);
+	if (type == CKK_EC) {
+		sig_len = ecdsa_der(sig, sig_len, der_sig);
+		memcpy(sig, der_sig, sig_len);
+	}
+	CU_ASSERT_FATAL(tpm_p11_write_file(sig_path, sig, sig_len));
+	CU_ASSERT_FATAL(tpm_p11_write_file(data_path, data, sizeof(data) - 1));
+	CU_ASSERT(tpm_p11_run("openssl dgst -sha256 -verify %s -signature %s %s >/dev/null",
+	                      pem_path, sig_path, data_path));
+	CU_ASSERT_EQUAL(p11->C_DestroyObject(s, h), CKR_OK);
+}
+
+static void test_tpm_conformance_byok_private(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_OBJECT_HANDLE pub, priv;
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PUBLIC_KEY, "unwrapper", &pub), 1);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_PRIVATE_KEY, "unwrapper", &priv), 1);
+	byok_private_case(s, pub, priv, "-algorithm RSA -pkeyopt rsa_keygen_bits:2048", CKK_RSA);
+	byok_private_case(s, pub, priv, "-algorithm EC -pkeyopt ec_paramgen_curve:P-256", CKK_EC);
+	byok_private_case(s, pub, priv, "-algorithm EC -pkeyopt ec_paramgen_curve:P-384", CKK_EC);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
 static void test_tpm_conformance_destroy(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(slot);
@@ -1092,6 +1174,7 @@ int main(int argc, char **argv)
 	CU_add_test(suite, "test_tpm_conformance_oaep_unwrap", test_tpm_conformance_oaep_unwrap);
 	CU_add_test(suite, "test_tpm_conformance_rsa_aes_unwrap",
 	            test_tpm_conformance_rsa_aes_unwrap);
+	CU_add_test(suite, "test_tpm_conformance_byok_private", test_tpm_conformance_byok_private);
 	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
 	            test_tpm_conformance_mechanism_sweep);
 	CU_add_test(suite, "test_tpm_conformance_create_objects",

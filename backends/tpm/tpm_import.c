@@ -1,0 +1,238 @@
+/*
+ * TPM2_Import of a private key that arrives in plaintext (after
+ * CKM_RSA_AES_KEY_WRAP's unwrap), with neither an inner nor an outer
+ * wrapper: the duplicate is the marshaled TPM2B_SENSITIVE itself. The TPM
+ * rejects such an import for keys with fixedTPM or fixedParent, so
+ * imported keys have both clear. Their authPolicy is empty, so no policy
+ * session can authorize TPM2_Duplicate, and they cannot leave the TPM
+ * either.
+ */
+#include <string.h>
+#include <sys/mman.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <tss2/tss2_mu.h>
+
+#include "backends/tpm/tpm_import.h"
+#include "backends/tpm/tpm_keygen.h"
+
+/* What TPM2_Import takes, kept together so that one mlock covers it. */
+struct import_secret {
+	TPM2B_SENSITIVE sensitive;
+	TPM2B_PRIVATE duplicate;
+};
+
+static bool template_bool(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ATTRIBUTE_TYPE type,
+                          bool def)
+{
+	for (CK_ULONG i = 0; i < count; i++) {
+		if (tmpl[i].type == type && tmpl[i].ulValueLen == sizeof(CK_BBOOL))
+			return *(CK_BBOOL *)tmpl[i].pValue != CK_FALSE;
+	}
+	return def;
+}
+
+static EVP_PKEY *parse_pkcs8(const CK_BYTE *der, CK_ULONG len)
+{
+	const unsigned char *p = der;
+	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
+	EVP_PKEY *pkey = NULL;
+
+	if (p8 && p == der + len)
+		pkey = EVP_PKCS82PKEY(p8);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return pkey;
+}
+
+/* Writes the big number param of pkey to out, left-padded to len bytes. */
+static bool get_bn(const EVP_PKEY *pkey, const char *name, BYTE *out, size_t len)
+{
+	BIGNUM *bn = NULL;
+	bool ok;
+
+	if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1)
+		return false;
+	ok = BN_bn2binpad(bn, out, (int)len) == (int)len;
+	BN_clear_free(bn);
+	return ok;
+}
+
+static CK_RV rsa_areas(const struct tpm_token *tok, const EVP_PKEY *pkey, TPMT_PUBLIC *pub,
+                       TPMT_SENSITIVE *sens)
+{
+	int bits = EVP_PKEY_get_bits(pkey);
+	BIGNUM *e = NULL;
+	bool e_ok;
+
+	if (bits != 2048 && !(bits == 3072 && tok->has_rsa3072))
+		return CKR_KEY_SIZE_RANGE;
+	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+		return CKR_WRAPPED_KEY_INVALID;
+	/* NOTE: keys with another public exponent are rejected, as key generation makes none. */
+	e_ok = BN_is_word(e, 65537);
+	BN_free(e);
+	if (!e_ok)
+		return CKR_WRAPPED_KEY_INVALID;
+
+	pub->type = TPM2_ALG_RSA;
+	pub->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	pub->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+	pub->parameters.rsaDetail.keyBits = (TPMI_RSA_KEY_BITS)bits;
+	pub->unique.rsa.size = (UINT16)(bits / 8);
+	sens->sensitiveType = TPM2_ALG_RSA;
+	sens->sensitive.rsa.size = (UINT16)(bits / 16);
+	/* The TPM keeps one prime and derives the rest from the modulus. */
+	if (!get_bn(pkey, OSSL_PKEY_PARAM_RSA_N, pub->unique.rsa.buffer, bits / 8) ||
+	    !get_bn(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, sens->sensitive.rsa.buffer, bits / 16))
+		return CKR_WRAPPED_KEY_INVALID;
+	return CKR_OK;
+}
+
+static CK_RV ec_areas(const struct tpm_token *tok, const EVP_PKEY *pkey, TPMT_PUBLIC *pub,
+                      TPMT_SENSITIVE *sens)
+{
+	char group[32] = "";
+	size_t field;
+
+	if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+	                                   NULL) != 1)
+		return CKR_WRAPPED_KEY_INVALID;
+	if (strcmp(group, "prime256v1") == 0 && tok->has_p256) {
+		pub->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+		field = 32;
+	} else if (strcmp(group, "secp384r1") == 0 && tok->has_p384) {
+		pub->parameters.eccDetail.curveID = TPM2_ECC_NIST_P384;
+		field = 48;
+	} else {
+		return CKR_CURVE_NOT_SUPPORTED;
+	}
+
+	pub->type = TPM2_ALG_ECC;
+	pub->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	pub->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+	pub->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	pub->unique.ecc.x.size = pub->unique.ecc.y.size = (UINT16)field;
+	sens->sensitiveType = TPM2_ALG_ECC;
+	sens->sensitive.ecc.size = (UINT16)field;
+	if (!get_bn(pkey, OSSL_PKEY_PARAM_EC_PUB_X, pub->unique.ecc.x.buffer, field) ||
+	    !get_bn(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, pub->unique.ecc.y.buffer, field) ||
+	    !get_bn(pkey, OSSL_PKEY_PARAM_PRIV_KEY, sens->sensitive.ecc.buffer, field))
+		return CKR_WRAPPED_KEY_INVALID;
+	return CKR_OK;
+}
+
+/* Fills the public and sensitive areas from pkey and the template's roles. */
+static CK_RV make_areas(const struct tpm_token *tok, const EVP_PKEY *pkey, const CK_ATTRIBUTE *tmpl,
+                        CK_ULONG count, TPM2B_PUBLIC *pub, TPMT_SENSITIVE *sens)
+{
+	bool rsa = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA;
+	TPMA_OBJECT attrs = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
+	CK_RV rv;
+
+	memset(pub, 0, sizeof(*pub));
+	rv = rsa ? rsa_areas(tok, pkey, &pub->publicArea, sens)
+	         : ec_areas(tok, pkey, &pub->publicArea, sens);
+	if (rv != CKR_OK)
+		return rv;
+	if (template_bool(tmpl, count, CKA_SIGN, true))
+		attrs |= TPMA_OBJECT_SIGN_ENCRYPT;
+	if (rsa && (template_bool(tmpl, count, CKA_DECRYPT, false) ||
+	            template_bool(tmpl, count, CKA_UNWRAP, false)))
+		attrs |= TPMA_OBJECT_DECRYPT;
+	if (!(attrs & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT)))
+		return CKR_TEMPLATE_INCONSISTENT;
+	pub->publicArea.nameAlg = TPM2_ALG_SHA256;
+	pub->publicArea.objectAttributes = attrs;
+
+	sens->authValue.size = TPM_SECRET_LEN;
+	memcpy(sens->authValue.buffer, tok->secret, TPM_SECRET_LEN);
+	sens->seedValue.size = 32;
+	return RAND_bytes(sens->seedValue.buffer, 32) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
+static CK_RV run_import(struct tpm_token *tok, const TPM2B_PUBLIC *pub,
+                        struct import_secret *secret, TPM2B_PRIVATE **out)
+{
+	TPM2B_DATA no_inner_key = {0};
+	TPM2B_ENCRYPTED_SECRET no_seed = {0};
+	TPMT_SYM_DEF_OBJECT no_inner = {.algorithm = TPM2_ALG_NULL};
+	size_t off = 0;
+	TSS2_RC rc;
+
+	if (Tss2_MU_TPM2B_SENSITIVE_Marshal(&secret->sensitive, secret->duplicate.buffer,
+	                                    sizeof(secret->duplicate.buffer),
+	                                    &off) != TSS2_RC_SUCCESS)
+		return CKR_GENERAL_ERROR;
+	secret->duplicate.size = (UINT16)off;
+	for (;;) {
+		rc = Esys_Import(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		                 ESYS_TR_NONE, &no_inner_key, pub, &secret->duplicate, &no_seed,
+		                 &no_inner, out);
+		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))
+			break;
+	}
+	return rc == TSS2_RC_SUCCESS ? CKR_OK : tpm_rc_to_ckr(rc);
+}
+
+static CK_RV register_key(struct tpm_token *tok, struct tpm_session *sess, const CK_ATTRIBUTE *tmpl,
+                          CK_ULONG count, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
+                          CK_OBJECT_HANDLE *h)
+{
+	struct tpm_object *obj = tpm_object_new();
+	CK_RV rv;
+
+	if (!obj)
+		return CKR_HOST_MEMORY;
+	rv = tpm_keygen_import_attrs(&obj->attrs, tmpl, count, pub, priv);
+	if (rv == CKR_OK && tpm_attrs_bool(&obj->attrs, CKA_TOKEN, false))
+		rv = tpm_store_add_locked(tok, &obj, 1);
+	else
+		obj->session = sess->handle;
+	if (rv == CKR_OK)
+		rv = tpm_object_register_locked(tok, obj);
+	if (rv != CKR_OK) {
+		tpm_object_free(tok, obj);
+		return rv;
+	}
+	*h = obj->handle;
+	return CKR_OK;
+}
+
+CK_RV tpm_import_private_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *der,
+                                CK_ULONG der_len, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                                CK_OBJECT_HANDLE *h)
+{
+	struct import_secret secret = {0};
+	TPM2B_PUBLIC pub;
+	TPM2B_PRIVATE *priv = NULL;
+	EVP_PKEY *pkey = parse_pkcs8(der, der_len);
+	CK_KEY_TYPE type;
+	bool locked = mlock(&secret, sizeof(secret)) == 0;
+	CK_RV rv = CKR_WRAPPED_KEY_INVALID;
+
+	if (!pkey)
+		goto out;
+	type = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA ? CKK_RSA : CKK_EC;
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA && EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC)
+		goto out;
+	rv = tpm_keygen_check_import_template(tmpl, count, type);
+	if (rv == CKR_OK)
+		rv = make_areas(tok, pkey, tmpl, count, &pub, &secret.sensitive.sensitiveArea);
+	EVP_PKEY_free(pkey);
+	pkey = NULL;
+	if (rv == CKR_OK)
+		rv = run_import(tok, &pub, &secret, &priv);
+	if (rv == CKR_OK)
+		rv = register_key(tok, sess, tmpl, count, &pub, priv, h);
+out:
+	EVP_PKEY_free(pkey);
+	OPENSSL_cleanse(&secret, sizeof(secret));
+	if (locked)
+		munlock(&secret, sizeof(secret));
+	Esys_Free(priv);
+	return rv;
+}
