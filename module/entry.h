@@ -27,6 +27,22 @@ static inline CK_RV traced(const char *fn, unsigned long handle, CK_RV rv)
 	return rv;
 }
 
+/* Leaves the fork gate that hsmux_session_get() entered, then traces. */
+static inline CK_RV session_done(struct hsmux_session_ref *s, const char *fn, unsigned long handle,
+				 CK_RV rv)
+{
+	hsmux_session_put(s);
+	return traced(fn, handle, rv);
+}
+
+/* Leaves the fork gate that hsmux_slot_get() entered, then traces. */
+static inline CK_RV slot_done(struct hsmux_slot_ref *sl, const char *fn, unsigned long handle,
+			      CK_RV rv)
+{
+	hsmux_slot_put(sl);
+	return traced(fn, handle, rv);
+}
+
 /* A (pointer, length) pair is bad when the length promises data and the pointer is NULL. */
 static inline bool bad_buf(const void *p, CK_ULONG len)
 {

@@ -19,7 +19,7 @@ CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE
 		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, encrypt_init, mech, key));
-	return traced("C_EncryptInit", h, rv);
+	return session_done(&s, "C_EncryptInit", h, rv);
 }
 
 CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -32,7 +32,7 @@ CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PT
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, encrypt, in, in_len, out, out_len);
-	return traced("C_Encrypt", h, rv);
+	return session_done(&s, "C_Encrypt", h, rv);
 }
 
 CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -45,7 +45,7 @@ CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_B
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, encrypt_update, in, in_len, out, out_len);
-	return traced("C_EncryptUpdate", h, rv);
+	return session_done(&s, "C_EncryptUpdate", h, rv);
 }
 
 CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -57,7 +57,7 @@ CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, encrypt_final, out, out_len);
-	return traced("C_EncryptFinal", h, rv);
+	return session_done(&s, "C_EncryptFinal", h, rv);
 }
 
 CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -71,7 +71,7 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE
 		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_DECRYPT, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, decrypt_init, mech, key));
-	return traced("C_DecryptInit", h, rv);
+	return session_done(&s, "C_DecryptInit", h, rv);
 }
 
 CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -84,7 +84,7 @@ CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PT
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, decrypt, in, in_len, out, out_len);
-	return traced("C_Decrypt", h, rv);
+	return session_done(&s, "C_Decrypt", h, rv);
 }
 
 CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -97,7 +97,7 @@ CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_B
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, decrypt_update, in, in_len, out, out_len);
-	return traced("C_DecryptUpdate", h, rv);
+	return session_done(&s, "C_DecryptUpdate", h, rv);
 }
 
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -109,7 +109,7 @@ CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, decrypt_final, out, out_len);
-	return traced("C_DecryptFinal", h, rv);
+	return session_done(&s, "C_DecryptFinal", h, rv);
 }
 
 CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech)
@@ -123,7 +123,7 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech)
 		rv = hsmux_policy_check_mechanism(&s, mech);
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, digest_init, mech);
-	return traced("C_DigestInit", h, rv);
+	return session_done(&s, "C_DigestInit", h, rv);
 }
 
 CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -136,7 +136,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, digest, in, in_len, out, out_len);
-	return traced("C_Digest", h, rv);
+	return session_done(&s, "C_Digest", h, rv);
 }
 
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
@@ -148,7 +148,7 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, digest_update, in, in_len);
-	return traced("C_DigestUpdate", h, rv);
+	return session_done(&s, "C_DigestUpdate", h, rv);
 }
 
 CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
@@ -160,7 +160,7 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
 		rv = hsmux_policy_check_digest_key(&s, key);
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, digest_key, key);
-	return traced("C_DigestKey", h, rv);
+	return session_done(&s, "C_DigestKey", h, rv);
 }
 
 CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -172,7 +172,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, digest_final, out, out_len);
-	return traced("C_DigestFinal", h, rv);
+	return session_done(&s, "C_DigestFinal", h, rv);
 }
 
 CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -186,7 +186,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE ke
 		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, sign_init, mech, key));
-	return traced("C_SignInit", h, rv);
+	return session_done(&s, "C_SignInit", h, rv);
 }
 
 CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -199,7 +199,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR o
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, sign, in, in_len, out, out_len);
-	return traced("C_Sign", h, rv);
+	return session_done(&s, "C_Sign", h, rv);
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
@@ -211,7 +211,7 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, sign_update, in, in_len);
-	return traced("C_SignUpdate", h, rv);
+	return session_done(&s, "C_SignUpdate", h, rv);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -223,7 +223,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, sign_final, out, out_len);
-	return traced("C_SignFinal", h, rv);
+	return session_done(&s, "C_SignFinal", h, rv);
 }
 
 CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -237,7 +237,7 @@ CK_RV C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HA
 		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN_RECOVER, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, sign_recover_init, mech, key));
-	return traced("C_SignRecoverInit", h, rv);
+	return session_done(&s, "C_SignRecoverInit", h, rv);
 }
 
 CK_RV C_SignRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -250,7 +250,7 @@ CK_RV C_SignRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYT
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, sign_recover, in, in_len, out, out_len);
-	return traced("C_SignRecover", h, rv);
+	return session_done(&s, "C_SignRecover", h, rv);
 }
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -264,7 +264,7 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE 
 		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_VERIFY, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, verify_init, mech, key));
-	return traced("C_VerifyInit", h, rv);
+	return session_done(&s, "C_VerifyInit", h, rv);
 }
 
 CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR sig,
@@ -277,7 +277,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, verify, in, in_len, sig, sig_len);
-	return traced("C_Verify", h, rv);
+	return session_done(&s, "C_Verify", h, rv);
 }
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
@@ -289,7 +289,7 @@ CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, verify_update, in, in_len);
-	return traced("C_VerifyUpdate", h, rv);
+	return session_done(&s, "C_VerifyUpdate", h, rv);
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
@@ -301,7 +301,7 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, verify_final, sig, sig_len);
-	return traced("C_VerifyFinal", h, rv);
+	return session_done(&s, "C_VerifyFinal", h, rv);
 }
 
 CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -315,7 +315,7 @@ CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_
 		rv = hsmux_policy_check_key_use(&s, HSMUX_USE_VERIFY_RECOVER, mech, key);
 	if (rv == CKR_OK)
 		rv = key_rv(BACKEND_CALL(s, verify_recover_init, mech, key));
-	return traced("C_VerifyRecoverInit", h, rv);
+	return session_done(&s, "C_VerifyRecoverInit", h, rv);
 }
 
 CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -328,7 +328,7 @@ CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_B
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, verify_recover, in, in_len, out, out_len);
-	return traced("C_VerifyRecover", h, rv);
+	return session_done(&s, "C_VerifyRecover", h, rv);
 }
 
 CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -341,7 +341,7 @@ CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, digest_encrypt_update, in, in_len, out, out_len);
-	return traced("C_DigestEncryptUpdate", h, rv);
+	return session_done(&s, "C_DigestEncryptUpdate", h, rv);
 }
 
 CK_RV C_DecryptDigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -354,7 +354,7 @@ CK_RV C_DecryptDigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, decrypt_digest_update, in, in_len, out, out_len);
-	return traced("C_DecryptDigestUpdate", h, rv);
+	return session_done(&s, "C_DecryptDigestUpdate", h, rv);
 }
 
 CK_RV C_SignEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -367,7 +367,7 @@ CK_RV C_SignEncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, 
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, sign_encrypt_update, in, in_len, out, out_len);
-	return traced("C_SignEncryptUpdate", h, rv);
+	return session_done(&s, "C_SignEncryptUpdate", h, rv);
 }
 
 CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -380,5 +380,5 @@ CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, decrypt_verify_update, in, in_len, out, out_len);
-	return traced("C_DecryptVerifyUpdate", h, rv);
+	return session_done(&s, "C_DecryptVerifyUpdate", h, rv);
 }

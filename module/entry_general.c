@@ -113,7 +113,7 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 		snprintf(desc, sizeof(desc), "hsmux %s: %s", sl.be->name, theirs);
 		pad_copy(info->slotDescription, sizeof(info->slotDescription), desc);
 	}
-	return traced("C_GetSlotInfo", slot, rv);
+	return slot_done(&sl, "C_GetSlotInfo", slot, rv);
 }
 
 CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
@@ -125,7 +125,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_SLOT_CALL(sl, get_token_info, info);
-	return traced("C_GetTokenInfo", slot, rv);
+	return slot_done(&sl, "C_GetTokenInfo", slot, rv);
 }
 
 /*
@@ -134,6 +134,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
  */
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
 {
+	struct hsmux_gate_shard *gate;
 	CK_RV rv = CKR_NO_EVENT;
 
 	if (!hsmux_router_ready())
@@ -142,6 +143,7 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserv
 		return traced("C_WaitForSlotEvent", 0, CKR_ARGUMENTS_BAD);
 	if (!(flags & CKF_DONT_BLOCK))
 		return traced("C_WaitForSlotEvent", 0, CKR_FUNCTION_NOT_SUPPORTED);
+	gate = hsmux_gate_enter(0);
 	for (size_t i = 0; i < hsmux_router_backend_count() && rv == CKR_NO_EVENT; i++) {
 		struct hsmux_backend *be = hsmux_router_backend(i);
 		CK_SLOT_ID bslot;
@@ -154,6 +156,7 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserv
 		else if (rv == CKR_FUNCTION_NOT_SUPPORTED)
 			rv = CKR_NO_EVENT;
 	}
+	hsmux_gate_leave(gate);
 	return traced("C_WaitForSlotEvent", 0, rv);
 }
 
@@ -166,7 +169,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_P
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_get_mechanism_list(sl.be, sl.bslot, list, count);
-	return traced("C_GetMechanismList", slot, rv);
+	return slot_done(&sl, "C_GetMechanismList", slot, rv);
 }
 
 CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
@@ -180,7 +183,7 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_I
 		rv = CKR_MECHANISM_INVALID;
 	if (rv == CKR_OK)
 		rv = hsmux_mech_get_mechanism_info(sl.be, sl.bslot, type, info);
-	return traced("C_GetMechanismInfo", slot, rv);
+	return slot_done(&sl, "C_GetMechanismInfo", slot, rv);
 }
 
 CK_RV C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8CHAR_PTR label)
@@ -194,7 +197,7 @@ CK_RV C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF
 		rv = BACKEND_SLOT_CALL(sl, init_token, pin, pin_len, label);
 	if (rv == CKR_OK)
 		hsmux_policy_forget_slot(sl.be, sl.bslot);
-	return traced("C_InitToken", slot, rv);
+	return slot_done(&sl, "C_InitToken", slot, rv);
 }
 
 CK_RV C_InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
@@ -206,7 +209,7 @@ CK_RV C_InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, init_pin, pin, pin_len);
-	return traced("C_InitPIN", h, rv);
+	return session_done(&s, "C_InitPIN", h, rv);
 }
 
 CK_RV C_SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_len,
@@ -219,7 +222,7 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_len,
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, set_pin, old_pin, old_len, new_pin, new_len);
-	return traced("C_SetPIN", h, rv);
+	return session_done(&s, "C_SetPIN", h, rv);
 }
 
 CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
@@ -236,24 +239,27 @@ CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY 
 	if (rv == CKR_OK)
 		rv = BACKEND_SLOT_CALL(sl, open_session, flags, &s.bsess);
 	if (rv != CKR_OK)
-		return traced("C_OpenSession", slot, rv);
+		return slot_done(&sl, "C_OpenSession", slot, rv);
 
 	s.be = sl.be;
 	s.vslot = slot;
 	rv = hsmux_session_add(&s, h);
 	if (rv != CKR_OK)
 		s.be->ops->close_session(s.be, s.bsess);
-	return traced("C_OpenSession", slot, rv);
+	return slot_done(&sl, "C_OpenSession", slot, rv);
 }
 
 CK_RV C_CloseSession(CK_SESSION_HANDLE h)
 {
+	struct hsmux_gate_shard *gate;
 	struct hsmux_session_ref s;
 	CK_RV rv = hsmux_session_remove(h, &s);
 
 	if (rv != CKR_OK)
 		return traced("C_CloseSession", h, rv);
+	gate = hsmux_gate_enter(h);
 	rv = s.be->ops->close_session(s.be, s.bsess);
+	hsmux_gate_leave(gate);
 	hsmux_policy_forget_session_objects(s.be, s.vslot & 0xFFFFFFFFUL);
 	/* Closed either way: a backend that lost the session already has nothing to close. */
 	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
@@ -270,7 +276,7 @@ CK_RV C_CloseAllSessions(CK_SLOT_ID slot)
 		hsmux_session_remove_slot(slot);
 		rv = BACKEND_SLOT_CALL(sl, close_all_sessions);
 	}
-	return traced("C_CloseAllSessions", slot, rv);
+	return slot_done(&sl, "C_CloseAllSessions", slot, rv);
 }
 
 CK_RV C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
@@ -284,7 +290,7 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 		rv = s.be->ops->get_session_info(s.be, s.bsess, info);
 	if (rv == CKR_OK)
 		info->slotID = s.vslot;
-	return traced("C_GetSessionInfo", h, rv);
+	return session_done(&s, "C_GetSessionInfo", h, rv);
 }
 
 CK_RV C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG_PTR state_len)
@@ -296,7 +302,7 @@ CK_RV C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG_PTR s
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_get_operation_state(&s, state, state_len);
-	return traced("C_GetOperationState", h, rv);
+	return session_done(&s, "C_GetOperationState", h, rv);
 }
 
 CK_RV C_SetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG state_len,
@@ -309,7 +315,7 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG state
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_set_operation_state(&s);
-	return traced("C_SetOperationState", h, rv);
+	return session_done(&s, "C_SetOperationState", h, rv);
 }
 
 CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
@@ -321,7 +327,7 @@ CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_UL
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, login, user, pin, pin_len);
-	return traced("C_Login", h, rv);
+	return session_done(&s, "C_Login", h, rv);
 }
 
 CK_RV C_Logout(CK_SESSION_HANDLE h)
@@ -331,7 +337,7 @@ CK_RV C_Logout(CK_SESSION_HANDLE h)
 
 	if (rv == CKR_OK)
 		rv = s.be->ops->logout(s.be, s.bsess);
-	return traced("C_Logout", h, rv);
+	return session_done(&s, "C_Logout", h, rv);
 }
 
 /* Parallel functions are legacy: the spec's answer is CKR_FUNCTION_NOT_PARALLEL. */
@@ -340,7 +346,7 @@ CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE h)
 	struct hsmux_session_ref s;
 	CK_RV rv = hsmux_session_get(h, &s);
 
-	return traced("C_GetFunctionStatus", h, rv == CKR_OK ? CKR_FUNCTION_NOT_PARALLEL : rv);
+	return session_done(&s, "C_GetFunctionStatus", h, rv == CKR_OK ? CKR_FUNCTION_NOT_PARALLEL : rv);
 }
 
 CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
@@ -348,5 +354,5 @@ CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
 	struct hsmux_session_ref s;
 	CK_RV rv = hsmux_session_get(h, &s);
 
-	return traced("C_CancelFunction", h, rv == CKR_OK ? CKR_FUNCTION_NOT_PARALLEL : rv);
+	return session_done(&s, "C_CancelFunction", h, rv == CKR_OK ? CKR_FUNCTION_NOT_PARALLEL : rv);
 }

@@ -13,7 +13,7 @@ CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_generate_key(&s, mech, tmpl, count, key);
-	return traced("C_GenerateKey", h, rv);
+	return session_done(&s, "C_GenerateKey", h, rv);
 }
 
 CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub_tmpl,
@@ -29,7 +29,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE
 	if (rv == CKR_OK)
 		rv = hsmux_policy_generate_key_pair(&s, mech, pub_tmpl, pub_count, priv_tmpl,
 						    priv_count, pub, priv);
-	return traced("C_GenerateKeyPair", h, rv);
+	return session_done(&s, "C_GenerateKeyPair", h, rv);
 }
 
 CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping_key,
@@ -42,7 +42,7 @@ CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wra
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_wrap_key(&s, mech, wrapping_key, key, wrapped, wrapped_len);
-	return traced("C_WrapKey", h, rv);
+	return session_done(&s, "C_WrapKey", h, rv);
 }
 
 CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping_key,
@@ -58,7 +58,7 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE u
 	if (rv == CKR_OK)
 		rv = hsmux_policy_unwrap_key(&s, mech, unwrapping_key, wrapped, wrapped_len, tmpl,
 					     count, key);
-	return traced("C_UnwrapKey", h, rv);
+	return session_done(&s, "C_UnwrapKey", h, rv);
 }
 
 CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base_key,
@@ -71,7 +71,7 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE b
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_derive_key(&s, mech, base_key, tmpl, count, key);
-	return traced("C_DeriveKey", h, rv);
+	return session_done(&s, "C_DeriveKey", h, rv);
 }
 
 CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG seed_len)
@@ -83,7 +83,7 @@ CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG seed_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, seed_random, seed, seed_len);
-	return traced("C_SeedRandom", h, rv);
+	return session_done(&s, "C_SeedRandom", h, rv);
 }
 
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG out_len)
@@ -95,5 +95,5 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG out_len)
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, generate_random, out, out_len);
-	return traced("C_GenerateRandom", h, rv);
+	return session_done(&s, "C_GenerateRandom", h, rv);
 }

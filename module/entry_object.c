@@ -12,7 +12,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_create_object(&s, tmpl, count, obj);
-	return traced("C_CreateObject", h, rv);
+	return session_done(&s, "C_CreateObject", h, rv);
 }
 
 CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
@@ -25,7 +25,7 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR t
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_copy_object(&s, obj, tmpl, count, new_obj);
-	return traced("C_CopyObject", h, rv);
+	return session_done(&s, "C_CopyObject", h, rv);
 }
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
@@ -35,7 +35,7 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 
 	if (rv == CKR_OK)
 		rv = hsmux_policy_destroy_object(&s, obj);
-	return traced("C_DestroyObject", h, rv);
+	return session_done(&s, "C_DestroyObject", h, rv);
 }
 
 CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ULONG_PTR size)
@@ -47,7 +47,7 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ULONG_PTR si
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, get_object_size, obj, size);
-	return traced("C_GetObjectSize", h, rv);
+	return session_done(&s, "C_GetObjectSize", h, rv);
 }
 
 CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
@@ -60,7 +60,7 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUT
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_get_attribute_value(&s, obj, tmpl, count);
-	return traced("C_GetAttributeValue", h, rv);
+	return session_done(&s, "C_GetAttributeValue", h, rv);
 }
 
 CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
@@ -73,7 +73,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUT
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = hsmux_policy_set_attribute_value(&s, obj, tmpl, count);
-	return traced("C_SetAttributeValue", h, rv);
+	return session_done(&s, "C_SetAttributeValue", h, rv);
 }
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
@@ -85,7 +85,7 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG cou
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, find_objects_init, tmpl, count);
-	return traced("C_FindObjectsInit", h, rv);
+	return session_done(&s, "C_FindObjectsInit", h, rv);
 }
 
 CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR objs, CK_ULONG max,
@@ -98,7 +98,7 @@ CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR objs, CK_ULONG max
 		rv = CKR_ARGUMENTS_BAD;
 	if (rv == CKR_OK)
 		rv = BACKEND_CALL(s, find_objects, objs, max, count);
-	return traced("C_FindObjects", h, rv);
+	return session_done(&s, "C_FindObjects", h, rv);
 }
 
 CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
@@ -109,5 +109,5 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
 	if (rv == CKR_OK)
 		rv = s.be->ops->find_objects_final ? s.be->ops->find_objects_final(s.be, s.bsess)
 						   : CKR_FUNCTION_NOT_SUPPORTED;
-	return traced("C_FindObjectsFinal", h, rv);
+	return session_done(&s, "C_FindObjectsFinal", h, rv);
 }

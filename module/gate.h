@@ -32,18 +32,34 @@ extern struct hsmux_gate hsmux_gate;
 /* Waits while a fork is under way; the slow path of hsmux_gate_enter(). */
 void hsmux_gate_wait_open(void);
 
-/* Enters the gate; returns the shard to hand to hsmux_gate_leave(). */
+static inline struct hsmux_gate_shard *hsmux_gate_shard_of(unsigned long key)
+{
+	return &hsmux_gate.shards[key % HSMUX_GATE_SHARDS];
+}
+
+/*
+ * Enters the gate through shard g, or returns false while a fork is under
+ * way; the caller then waits with hsmux_gate_wait_open() and tries again.
+ * Callers retry by calling themselves again, so that the fast path keeps
+ * its arguments in registers.
+ */
+static inline bool hsmux_gate_try_enter(struct hsmux_gate_shard *g)
+{
+	atomic_fetch_add_explicit(&g->calls, 1, memory_order_seq_cst);
+	if (__builtin_expect(!atomic_load_explicit(&hsmux_gate.closed, memory_order_seq_cst), 1))
+		return true;
+	atomic_fetch_sub_explicit(&g->calls, 1, memory_order_release);
+	return false;
+}
+
+/* Enters the gate, waiting while a fork is under way; returns the shard to leave. */
 static inline struct hsmux_gate_shard *hsmux_gate_enter(unsigned long key)
 {
-	struct hsmux_gate_shard *g = &hsmux_gate.shards[key % HSMUX_GATE_SHARDS];
+	struct hsmux_gate_shard *g = hsmux_gate_shard_of(key);
 
-	for (;;) {
-		atomic_fetch_add_explicit(&g->calls, 1, memory_order_seq_cst);
-		if (!atomic_load_explicit(&hsmux_gate.closed, memory_order_seq_cst))
-			return g;
-		atomic_fetch_sub_explicit(&g->calls, 1, memory_order_release);
+	while (!hsmux_gate_try_enter(g))
 		hsmux_gate_wait_open();
-	}
+	return g;
 }
 
 static inline void hsmux_gate_leave(struct hsmux_gate_shard *g)

@@ -30,7 +30,7 @@ CK_RV C_LoginUser(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, C
 		rv = BACKEND_CALL(s, login, user, pin, pin_len);
 	else if (rv == CKR_OK)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	return traced("C_LoginUser", h, rv);
+	return session_done(&s, "C_LoginUser", h, rv);
 }
 
 CK_RV C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)
@@ -42,7 +42,7 @@ CK_RV C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)
 		rv = BACKEND_CALL(s, session_cancel, flags);
 	else if (rv == CKR_OK && flags)
 		rv = CKR_OPERATION_CANCEL_FAILED;
-	return traced("C_SessionCancel", h, rv);
+	return session_done(&s, "C_SessionCancel", h, rv);
 }
 
 /*
@@ -54,7 +54,7 @@ static CK_RV message_refused(const char *fn, CK_SESSION_HANDLE h)
 	struct hsmux_session_ref s;
 	CK_RV rv = hsmux_session_get(h, &s);
 
-	return traced(fn, h, rv == CKR_OK ? CKR_FUNCTION_NOT_SUPPORTED : rv);
+	return session_done(&s, fn, h, rv == CKR_OK ? CKR_FUNCTION_NOT_SUPPORTED : rv);
 }
 
 static CK_RV message_encrypt_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)

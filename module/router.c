@@ -11,27 +11,12 @@
 #include "module/router.h"
 #include "module/trace.h"
 
-/*
- * Sessions live in pages that are never moved, so that a look-up can read
- * an entry without the lock. Each entry carries a sequence number, odd while
- * a writer changes it: a reader copies the entry and retries if the number
- * moved meanwhile. Writers hold the router lock.
- */
-#define SESSION_PAGE_SIZE 256
-#define SESSION_PAGES 4096
-#define SESSION_INDEX_BITS 24
-#define SESSION_INDEX_MASK ((1UL << SESSION_INDEX_BITS) - 1)
+#define SESSION_PAGE_SIZE HSMUX_SESSION_PAGE_SIZE
+#define SESSION_PAGES HSMUX_SESSION_PAGES
+#define SESSION_INDEX_BITS HSMUX_SESSION_INDEX_BITS
+#define SESSION_INDEX_MASK HSMUX_SESSION_INDEX_MASK
 
-struct session_entry {
-	_Atomic unsigned int seq;
-	bool used;
-	unsigned long gen;
-	struct hsmux_session_ref ref;
-};
-
-struct session_page {
-	struct session_entry entries[SESSION_PAGE_SIZE];
-};
+struct hsmux_session_table hsmux_sessions;
 
 struct slot_entry {
 	CK_SLOT_ID vslot;
@@ -41,13 +26,11 @@ struct slot_entry {
 
 static struct {
 	pthread_mutex_t lock;
-	atomic_bool ready;
 	struct hsmux_config *cfg;
 	struct hsmux_backend *backends;
 	size_t n_backends;
 	struct slot_entry *slots;
 	size_t n_slots;
-	_Atomic(struct session_page *) pages[SESSION_PAGES];
 	size_t n_entries; /* entries handed out so far, used or free */
 	size_t free_hint;
 	bool forked;
@@ -83,8 +66,8 @@ static void atfork_child(void)
 	pthread_mutex_unlock(&router.lock);
 	pthread_mutex_unlock(&init_lock);
 	hsmux_gate_open();
-	if (atomic_load(&router.ready)) {
-		atomic_store(&router.ready, false);
+	if (atomic_load(&hsmux_sessions.ready)) {
+		atomic_store(&hsmux_sessions.ready, false);
 		router.forked = true;
 	}
 }
@@ -94,70 +77,27 @@ static void register_atfork(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-bool hsmux_router_ready(void)
-{
-	return atomic_load_explicit(&router.ready, memory_order_acquire);
-}
-
-static struct session_entry *entry_at(size_t idx)
-{
-	struct session_page *page;
-
-	if (idx >= (size_t)SESSION_PAGES * SESSION_PAGE_SIZE)
-		return NULL;
-	page = atomic_load_explicit(&router.pages[idx / SESSION_PAGE_SIZE], memory_order_acquire);
-	if (!page)
-		return NULL;
-	return &page->entries[idx % SESSION_PAGE_SIZE];
-}
-
-CK_RV hsmux_session_get(CK_SESSION_HANDLE h, struct hsmux_session_ref *ref)
-{
-	struct session_entry *e;
-	unsigned int seq;
-	unsigned long gen;
-	bool used;
-
-	if (!hsmux_router_ready())
-		return CKR_CRYPTOKI_NOT_INITIALIZED;
-	if ((h & SESSION_INDEX_MASK) == 0)
-		return CKR_SESSION_HANDLE_INVALID;
-	e = entry_at((h & SESSION_INDEX_MASK) - 1);
-	if (!e)
-		return CKR_SESSION_HANDLE_INVALID;
-	do {
-		seq = atomic_load_explicit(&e->seq, memory_order_acquire);
-		used = e->used;
-		gen = e->gen;
-		*ref = e->ref;
-		atomic_thread_fence(memory_order_acquire);
-	} while ((seq & 1) || seq != atomic_load_explicit(&e->seq, memory_order_relaxed));
-	if (!used || gen != h >> SESSION_INDEX_BITS)
-		return CKR_SESSION_HANDLE_INVALID;
-	return CKR_OK;
-}
-
-static void entry_write_begin(struct session_entry *e)
+static void entry_write_begin(struct hsmux_session_entry *e)
 {
 	atomic_fetch_add_explicit(&e->seq, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 }
 
-static void entry_write_end(struct session_entry *e)
+static void entry_write_end(struct hsmux_session_entry *e)
 {
 	atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
 }
 
 /* Finds a free entry, adding a page when all are taken. */
-static struct session_entry *entry_alloc_locked(size_t *idx)
+static struct hsmux_session_entry *entry_alloc_locked(size_t *idx)
 {
-	struct session_entry *e;
-	struct session_page *page;
+	struct hsmux_session_entry *e;
+	struct hsmux_session_page *page;
 
 	for (size_t i = 0; i < router.n_entries; i++) {
 		size_t at = (router.free_hint + i) % router.n_entries;
 
-		e = entry_at(at);
+		e = hsmux_session_entry_at(at);
 		if (!e->used) {
 			router.free_hint = at + 1;
 			*idx = at;
@@ -169,7 +109,7 @@ static struct session_entry *entry_alloc_locked(size_t *idx)
 	page = calloc(1, sizeof(*page));
 	if (!page)
 		return NULL;
-	atomic_store_explicit(&router.pages[router.n_entries / SESSION_PAGE_SIZE], page,
+	atomic_store_explicit(&hsmux_sessions.pages[router.n_entries / SESSION_PAGE_SIZE], page,
 			      memory_order_release);
 	*idx = router.n_entries;
 	router.n_entries += SESSION_PAGE_SIZE;
@@ -179,7 +119,7 @@ static struct session_entry *entry_alloc_locked(size_t *idx)
 
 CK_RV hsmux_session_add(const struct hsmux_session_ref *ref, CK_SESSION_HANDLE *h)
 {
-	struct session_entry *e;
+	struct hsmux_session_entry *e;
 	size_t idx;
 
 	pthread_mutex_lock(&router.lock);
@@ -194,6 +134,7 @@ CK_RV hsmux_session_add(const struct hsmux_session_ref *ref, CK_SESSION_HANDLE *
 	if (e->gen == 0)
 		e->gen = 1;
 	e->ref = *ref;
+	e->ref.gate = NULL;
 	entry_write_end(e);
 	*h = (e->gen << SESSION_INDEX_BITS) | (idx + 1);
 	pthread_mutex_unlock(&router.lock);
@@ -202,7 +143,7 @@ CK_RV hsmux_session_add(const struct hsmux_session_ref *ref, CK_SESSION_HANDLE *
 
 CK_RV hsmux_session_remove(CK_SESSION_HANDLE h, struct hsmux_session_ref *ref)
 {
-	struct session_entry *e;
+	struct hsmux_session_entry *e;
 	CK_RV rv = CKR_SESSION_HANDLE_INVALID;
 
 	if (!hsmux_router_ready())
@@ -210,7 +151,7 @@ CK_RV hsmux_session_remove(CK_SESSION_HANDLE h, struct hsmux_session_ref *ref)
 	if ((h & SESSION_INDEX_MASK) == 0)
 		return CKR_SESSION_HANDLE_INVALID;
 	pthread_mutex_lock(&router.lock);
-	e = entry_at((h & SESSION_INDEX_MASK) - 1);
+	e = hsmux_session_entry_at((h & SESSION_INDEX_MASK) - 1);
 	if (e && e->used && e->gen == h >> SESSION_INDEX_BITS) {
 		*ref = e->ref;
 		entry_write_begin(e);
@@ -226,7 +167,7 @@ void hsmux_session_remove_slot(CK_SLOT_ID vslot)
 {
 	pthread_mutex_lock(&router.lock);
 	for (size_t i = 0; i < router.n_entries; i++) {
-		struct session_entry *e = entry_at(i);
+		struct hsmux_session_entry *e = hsmux_session_entry_at(i);
 
 		if (e->used && e->ref.vslot == vslot) {
 			entry_write_begin(e);
@@ -248,7 +189,7 @@ void hsmux_session_remove_slot(CK_SLOT_ID vslot)
 static void sessions_clear_locked(void)
 {
 	for (size_t i = 0; i < router.n_entries; i++) {
-		struct session_entry *e = entry_at(i);
+		struct hsmux_session_entry *e = hsmux_session_entry_at(i);
 
 		if (e->used) {
 			entry_write_begin(e);
@@ -265,7 +206,7 @@ static void sessions_clear_locked(void)
 static void __attribute__((destructor)) sessions_free_on_unload(void)
 {
 	for (size_t p = 0; p < SESSION_PAGES; p++)
-		free(atomic_load(&router.pages[p]));
+		free(atomic_load(&hsmux_sessions.pages[p]));
 }
 
 /* Keys every backend section may set, whatever its type. */
@@ -513,17 +454,22 @@ static CK_RV collect_slots(struct hsmux_backend *be, const struct hsmux_config_s
 
 CK_RV hsmux_router_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
+	struct hsmux_gate_shard *gate;
 	CK_ULONG n = 0;
-	CK_RV rv;
+	CK_RV rv = CKR_OK;
 
 	if (!hsmux_router_ready())
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	gate = hsmux_gate_enter(0);
 	for (size_t i = 0; i < router.n_backends; i++) {
 		rv = collect_slots(&router.backends[i], &router.cfg->sections[i], present, list,
 				   list ? *count : 0, &n);
 		if (rv != CKR_OK)
-			return rv;
+			break;
 	}
+	hsmux_gate_leave(gate);
+	if (rv != CKR_OK)
+		return rv;
 	if (list && n > *count) {
 		*count = n;
 		return CKR_BUFFER_TOO_SMALL;
@@ -538,6 +484,7 @@ CK_RV hsmux_slot_get(CK_SLOT_ID vslot, struct hsmux_slot_ref *ref)
 
 	if (!hsmux_router_ready())
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	ref->gate = NULL;
 	pthread_mutex_lock(&router.lock);
 	for (size_t i = 0; i < router.n_slots; i++) {
 		if (router.slots[i].vslot == vslot) {
@@ -548,6 +495,8 @@ CK_RV hsmux_slot_get(CK_SLOT_ID vslot, struct hsmux_slot_ref *ref)
 		}
 	}
 	pthread_mutex_unlock(&router.lock);
+	if (rv == CKR_OK)
+		ref->gate = hsmux_gate_enter(vslot);
 	return rv;
 }
 
@@ -605,10 +554,10 @@ static CK_RV first_init_locked(void)
 	router.cfg = cfg;
 
 	/* The ready flag must be up for the slot walk; drop it again if the walk fails. */
-	atomic_store(&router.ready, true);
+	atomic_store(&hsmux_sessions.ready, true);
 	rv = hsmux_router_slot_list(CK_FALSE, NULL, &n);
 	if (rv != CKR_OK) {
-		atomic_store(&router.ready, false);
+		atomic_store(&hsmux_sessions.ready, false);
 		hsmux_error("listing the slots of the backends failed: %s", hsmux_rv_name(rv));
 		destroy_backends(router.backends, router.n_backends);
 		hsmux_policy_forget_all();
@@ -632,7 +581,7 @@ CK_RV hsmux_router_init(void)
 		hsmux_trace_init();
 		rv = reinit_after_fork_locked();
 		if (rv == CKR_OK)
-			atomic_store(&router.ready, true);
+			atomic_store(&hsmux_sessions.ready, true);
 	} else {
 		hsmux_trace_init();
 		rv = first_init_locked();
@@ -648,7 +597,7 @@ CK_RV hsmux_router_finalize(void)
 		pthread_mutex_unlock(&init_lock);
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	}
-	atomic_store(&router.ready, false);
+	atomic_store(&hsmux_sessions.ready, false);
 	router.forked = false;
 
 	pthread_mutex_lock(&router.lock);

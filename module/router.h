@@ -17,6 +17,7 @@
 
 #include "backends/backend.h"
 #include "hsmux/pkcs11.h"
+#include "module/gate.h"
 
 #define HSMUX_SLOT_BACKEND_SHIFT 32
 
@@ -25,12 +26,14 @@ struct hsmux_session_ref {
 	struct hsmux_backend *be;
 	CK_SESSION_HANDLE bsess;
 	CK_SLOT_ID vslot;
+	struct hsmux_gate_shard *gate; /* entered by the look-up; left by hsmux_session_put() */
 };
 
 /* A virtual slot, as the router's look-up hands it out. */
 struct hsmux_slot_ref {
 	struct hsmux_backend *be;
 	CK_SLOT_ID bslot;
+	struct hsmux_gate_shard *gate; /* entered by the look-up; left by hsmux_slot_put() */
 };
 
 /*
@@ -44,13 +47,28 @@ CK_RV hsmux_router_init(void);
 /* Ends every backend. Sessions still open are closed by the backends. */
 CK_RV hsmux_router_finalize(void);
 
-bool hsmux_router_ready(void);
+/*
+ * hsmux_router_ready() and hsmux_session_get(), the look-ups on every call,
+ * are inline in session_table.h. hsmux_session_get() translates a session
+ * handle and returns CKR_CRYPTOKI_NOT_INITIALIZED or CKR_SESSION_HANDLE_INVALID.
+ */
+#include "module/session_table.h"
 
-/* Translates a session handle. Returns CKR_CRYPTOKI_NOT_INITIALIZED or CKR_SESSION_HANDLE_INVALID. */
-CK_RV hsmux_session_get(CK_SESSION_HANDLE h, struct hsmux_session_ref *ref);
-
-/* Translates a virtual slot ID. Returns CKR_CRYPTOKI_NOT_INITIALIZED or CKR_SLOT_ID_INVALID. */
+/*
+ * Translates a virtual slot ID. Returns CKR_CRYPTOKI_NOT_INITIALIZED or
+ * CKR_SLOT_ID_INVALID. On success the caller is inside the fork gate
+ * (module/gate.h) until hsmux_slot_put(); the same holds for
+ * hsmux_session_get() and hsmux_session_put(). Every backend call happens
+ * between the two.
+ */
 CK_RV hsmux_slot_get(CK_SLOT_ID vslot, struct hsmux_slot_ref *ref);
+
+static inline void hsmux_slot_put(struct hsmux_slot_ref *ref)
+{
+	if (ref->gate)
+		hsmux_gate_leave(ref->gate);
+	ref->gate = NULL;
+}
 
 /* Records a new backend session and returns its hsmux handle in *h. */
 CK_RV hsmux_session_add(const struct hsmux_session_ref *ref, CK_SESSION_HANDLE *h);

@@ -5,7 +5,6 @@
 
 #include "backends/pkcs11/pkcs11.h"
 #include "module/config.h"
-#include "module/gate.h"
 #include "module/trace.h"
 
 #define P11(be) ((struct p11_backend *)(be)->priv)
@@ -200,13 +199,8 @@ static CK_RV pkcs11_create(struct hsmux_backend *be, const struct hsmux_config_s
 CK_RV p11_open_session(struct hsmux_backend *be, CK_SLOT_ID slot, CK_FLAGS flags,
 		       CK_SESSION_HANDLE_PTR session)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(slot);
-	CK_RV rv;
-
 	/* Notifications stop at hsmux: no backend callback reaches the application. */
-	rv = P11(be)->fl->C_OpenSession(slot, flags, NULL, NULL, session);
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_OpenSession(slot, flags, NULL, NULL, session);
 }
 
 CK_RV p11_login_user(struct hsmux_backend *be, CK_SESSION_HANDLE session, CK_USER_TYPE user,
@@ -214,26 +208,20 @@ CK_RV p11_login_user(struct hsmux_backend *be, CK_SESSION_HANDLE session, CK_USE
 		     CK_ULONG username_len)
 {
 	struct p11_backend *p = P11(be);
-	struct hsmux_gate_shard *g;
-	CK_RV rv = CKR_FUNCTION_NOT_SUPPORTED;
 
-	g = hsmux_gate_enter(session);
 	if (p->fl3)
-		rv = p->fl3->C_LoginUser(session, user, pin, pin_len, username, username_len);
+		return p->fl3->C_LoginUser(session, user, pin, pin_len, username, username_len);
 	/* A 2.40 module knows no user names: only the nameless login maps onto C_Login. */
-	else if (!username || username_len == 0)
-		rv = p->fl->C_Login(session, user, pin, pin_len);
-	hsmux_gate_leave(g);
-	return rv;
+	if (!username || username_len == 0)
+		return p->fl->C_Login(session, user, pin, pin_len);
+	return CKR_FUNCTION_NOT_SUPPORTED;
 }
 
 CK_RV p11_session_cancel(struct hsmux_backend *be, CK_SESSION_HANDLE session, CK_FLAGS flags)
 {
 	struct p11_backend *p = P11(be);
-	struct hsmux_gate_shard *g;
 	CK_RV rv = CKR_OK;
 
-	g = hsmux_gate_enter(session);
 	if (p->fl3) {
 		rv = p->fl3->C_SessionCancel(session, flags);
 		flags = 0;
@@ -244,7 +232,6 @@ CK_RV p11_session_cancel(struct hsmux_backend *be, CK_SESSION_HANDLE session, CK
 			rv = CKR_OK;
 		flags &= ~CKF_FIND_OBJECTS;
 	}
-	hsmux_gate_leave(g);
 	if (rv == CKR_OK && flags)
 		rv = CKR_OPERATION_CANCEL_FAILED;
 	return rv;
@@ -263,549 +250,305 @@ const struct hsmux_backend_ops hsmux_pkcs11_backend_ops = {
 
 CK_RV p11_get_slot_list(struct hsmux_backend *be, CK_BBOOL a0, CK_SLOT_ID_PTR a1, CK_ULONG_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetSlotList(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetSlotList(a0, a1, a2);
 }
 
 CK_RV p11_get_slot_info(struct hsmux_backend *be, CK_SLOT_ID a0, CK_SLOT_INFO_PTR a1)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetSlotInfo(a0, a1);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetSlotInfo(a0, a1);
 }
 
 CK_RV p11_get_token_info(struct hsmux_backend *be, CK_SLOT_ID a0, CK_TOKEN_INFO_PTR a1)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetTokenInfo(a0, a1);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetTokenInfo(a0, a1);
 }
 
 CK_RV p11_wait_for_slot_event(struct hsmux_backend *be, CK_FLAGS a0, CK_SLOT_ID_PTR a1)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_WaitForSlotEvent(a0, a1, NULL);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_WaitForSlotEvent(a0, a1, NULL);
 }
 
 CK_RV p11_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID a0, CK_MECHANISM_TYPE_PTR a1, CK_ULONG_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetMechanismList(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetMechanismList(a0, a1, a2);
 }
 
 CK_RV p11_get_mechanism_info(struct hsmux_backend *be, CK_SLOT_ID a0, CK_MECHANISM_TYPE a1, CK_MECHANISM_INFO_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetMechanismInfo(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetMechanismInfo(a0, a1, a2);
 }
 
 CK_RV p11_init_token(struct hsmux_backend *be, CK_SLOT_ID a0, CK_UTF8CHAR_PTR a1, CK_ULONG a2, CK_UTF8CHAR_PTR a3)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_InitToken(a0, a1, a2, a3);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_InitToken(a0, a1, a2, a3);
 }
 
 CK_RV p11_init_pin(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_UTF8CHAR_PTR a1, CK_ULONG a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_InitPIN(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_InitPIN(a0, a1, a2);
 }
 
 CK_RV p11_set_pin(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_UTF8CHAR_PTR a1, CK_ULONG a2, CK_UTF8CHAR_PTR a3, CK_ULONG a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SetPIN(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SetPIN(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_close_session(struct hsmux_backend *be, CK_SESSION_HANDLE a0)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_CloseSession(a0);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_CloseSession(a0);
 }
 
 CK_RV p11_close_all_sessions(struct hsmux_backend *be, CK_SLOT_ID a0)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_CloseAllSessions(a0);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_CloseAllSessions(a0);
 }
 
 CK_RV p11_get_session_info(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_SESSION_INFO_PTR a1)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetSessionInfo(a0, a1);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetSessionInfo(a0, a1);
 }
 
 CK_RV p11_get_operation_state(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetOperationState(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetOperationState(a0, a1, a2);
 }
 
 CK_RV p11_set_operation_state(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_OBJECT_HANDLE a3, CK_OBJECT_HANDLE a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SetOperationState(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SetOperationState(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_login(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_USER_TYPE a1, CK_UTF8CHAR_PTR a2, CK_ULONG a3)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_Login(a0, a1, a2, a3);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_Login(a0, a1, a2, a3);
 }
 
 CK_RV p11_logout(struct hsmux_backend *be, CK_SESSION_HANDLE a0)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_Logout(a0);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_Logout(a0);
 }
 
 CK_RV p11_create_object(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_ATTRIBUTE_PTR a1, CK_ULONG a2, CK_OBJECT_HANDLE_PTR a3)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_CreateObject(a0, a1, a2, a3);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_CreateObject(a0, a1, a2, a3);
 }
 
 CK_RV p11_copy_object(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1, CK_ATTRIBUTE_PTR a2, CK_ULONG a3, CK_OBJECT_HANDLE_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_CopyObject(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_CopyObject(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_destroy_object(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DestroyObject(a0, a1);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DestroyObject(a0, a1);
 }
 
 CK_RV p11_get_object_size(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1, CK_ULONG_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetObjectSize(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetObjectSize(a0, a1, a2);
 }
 
 CK_RV p11_get_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1, CK_ATTRIBUTE_PTR a2, CK_ULONG a3)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GetAttributeValue(a0, a1, a2, a3);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GetAttributeValue(a0, a1, a2, a3);
 }
 
 CK_RV p11_set_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1, CK_ATTRIBUTE_PTR a2, CK_ULONG a3)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SetAttributeValue(a0, a1, a2, a3);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SetAttributeValue(a0, a1, a2, a3);
 }
 
 CK_RV p11_find_objects_init(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_ATTRIBUTE_PTR a1, CK_ULONG a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_FindObjectsInit(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_FindObjectsInit(a0, a1, a2);
 }
 
 CK_RV p11_find_objects(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE_PTR a1, CK_ULONG a2, CK_ULONG_PTR a3)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_FindObjects(a0, a1, a2, a3);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_FindObjects(a0, a1, a2, a3);
 }
 
 CK_RV p11_find_objects_final(struct hsmux_backend *be, CK_SESSION_HANDLE a0)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_FindObjectsFinal(a0);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_FindObjectsFinal(a0);
 }
 
 CK_RV p11_encrypt_init(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_EncryptInit(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_EncryptInit(a0, a1, a2);
 }
 
 CK_RV p11_encrypt(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_Encrypt(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_Encrypt(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_encrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_EncryptUpdate(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_EncryptUpdate(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_encrypt_final(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_EncryptFinal(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_EncryptFinal(a0, a1, a2);
 }
 
 CK_RV p11_decrypt_init(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DecryptInit(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DecryptInit(a0, a1, a2);
 }
 
 CK_RV p11_decrypt(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_Decrypt(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_Decrypt(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_decrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DecryptUpdate(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DecryptUpdate(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_decrypt_final(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DecryptFinal(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DecryptFinal(a0, a1, a2);
 }
 
 CK_RV p11_digest_init(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DigestInit(a0, a1);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DigestInit(a0, a1);
 }
 
 CK_RV p11_digest(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_Digest(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_Digest(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_digest_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DigestUpdate(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DigestUpdate(a0, a1, a2);
 }
 
 CK_RV p11_digest_key(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_OBJECT_HANDLE a1)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DigestKey(a0, a1);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DigestKey(a0, a1);
 }
 
 CK_RV p11_digest_final(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DigestFinal(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DigestFinal(a0, a1, a2);
 }
 
 CK_RV p11_sign_init(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SignInit(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SignInit(a0, a1, a2);
 }
 
 CK_RV p11_sign(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_Sign(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_Sign(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_sign_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SignUpdate(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SignUpdate(a0, a1, a2);
 }
 
 CK_RV p11_sign_final(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG_PTR a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SignFinal(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SignFinal(a0, a1, a2);
 }
 
 CK_RV p11_sign_recover_init(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SignRecoverInit(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SignRecoverInit(a0, a1, a2);
 }
 
 CK_RV p11_sign_recover(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SignRecover(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SignRecover(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_verify_init(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_VerifyInit(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_VerifyInit(a0, a1, a2);
 }
 
 CK_RV p11_verify(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_Verify(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_Verify(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_verify_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_VerifyUpdate(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_VerifyUpdate(a0, a1, a2);
 }
 
 CK_RV p11_verify_final(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_VerifyFinal(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_VerifyFinal(a0, a1, a2);
 }
 
 CK_RV p11_verify_recover_init(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_VerifyRecoverInit(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_VerifyRecoverInit(a0, a1, a2);
 }
 
 CK_RV p11_verify_recover(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_VerifyRecover(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_VerifyRecover(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_digest_encrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DigestEncryptUpdate(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DigestEncryptUpdate(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_decrypt_digest_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DecryptDigestUpdate(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DecryptDigestUpdate(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_sign_encrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SignEncryptUpdate(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SignEncryptUpdate(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_decrypt_verify_update(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2, CK_BYTE_PTR a3, CK_ULONG_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DecryptVerifyUpdate(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DecryptVerifyUpdate(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_ATTRIBUTE_PTR a2, CK_ULONG a3, CK_OBJECT_HANDLE_PTR a4)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GenerateKey(a0, a1, a2, a3, a4);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GenerateKey(a0, a1, a2, a3, a4);
 }
 
 CK_RV p11_generate_key_pair(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_ATTRIBUTE_PTR a2, CK_ULONG a3, CK_ATTRIBUTE_PTR a4, CK_ULONG a5, CK_OBJECT_HANDLE_PTR a6, CK_OBJECT_HANDLE_PTR a7)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GenerateKeyPair(a0, a1, a2, a3, a4, a5, a6, a7);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GenerateKeyPair(a0, a1, a2, a3, a4, a5, a6, a7);
 }
 
 CK_RV p11_wrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2, CK_OBJECT_HANDLE a3, CK_BYTE_PTR a4, CK_ULONG_PTR a5)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_WrapKey(a0, a1, a2, a3, a4, a5);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_WrapKey(a0, a1, a2, a3, a4, a5);
 }
 
 CK_RV p11_unwrap_key(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2, CK_BYTE_PTR a3, CK_ULONG a4, CK_ATTRIBUTE_PTR a5, CK_ULONG a6, CK_OBJECT_HANDLE_PTR a7)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_UnwrapKey(a0, a1, a2, a3, a4, a5, a6, a7);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_UnwrapKey(a0, a1, a2, a3, a4, a5, a6, a7);
 }
 
 CK_RV p11_derive_key(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_MECHANISM_PTR a1, CK_OBJECT_HANDLE a2, CK_ATTRIBUTE_PTR a3, CK_ULONG a4, CK_OBJECT_HANDLE_PTR a5)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_DeriveKey(a0, a1, a2, a3, a4, a5);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_DeriveKey(a0, a1, a2, a3, a4, a5);
 }
 
 CK_RV p11_seed_random(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_SeedRandom(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_SeedRandom(a0, a1, a2);
 }
 
 CK_RV p11_generate_random(struct hsmux_backend *be, CK_SESSION_HANDLE a0, CK_BYTE_PTR a1, CK_ULONG a2)
 {
-	struct hsmux_gate_shard *g = hsmux_gate_enter(a0);
-	CK_RV rv = P11(be)->fl->C_GenerateRandom(a0, a1, a2);
-
-	hsmux_gate_leave(g);
-	return rv;
+	return P11(be)->fl->C_GenerateRandom(a0, a1, a2);
 }

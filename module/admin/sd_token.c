@@ -33,9 +33,17 @@ CK_RV sd_tok_open(CK_SESSION_HANDLE session, struct sd_tok *t, char *err, size_t
 	CK_TOKEN_INFO ti;
 	CK_RV rv;
 
+	/*
+	 * Admin calls are long (a backup, a restore) and come from the CLI,
+	 * which does not fork meanwhile; they leave the fork gate at once
+	 * rather than hold fork() back for their length.
+	 */
 	rv = hsmux_session_get(session, &ref);
-	if (rv == CKR_OK)
+	hsmux_session_put(&ref);
+	if (rv == CKR_OK) {
 		rv = hsmux_slot_get(ref.vslot, &slot);
+		hsmux_slot_put(&slot);
+	}
 	if (rv != CKR_OK)
 		return sd_fail(rv, err, err_len, "the session is not valid (%s)",
 		               hsmux_rv_name(rv));

@@ -59,5 +59,6 @@ CK_RV hsmux_policy_key_status_session(CK_SESSION_HANDLE session, CK_OBJECT_HANDL
 	if (rv != CKR_OK)
 		return rv;
 	*within_rules = hsmux_policy_key_status(&s, key, reason, reason_len) ? CK_TRUE : CK_FALSE;
+	hsmux_session_put(&s);
 	return CKR_OK;
 }
