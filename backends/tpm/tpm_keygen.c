@@ -43,6 +43,11 @@ static bool copied_attribute(CK_ATTRIBUTE_TYPE type)
 	case CKA_ENCRYPT:
 	case CKA_WRAP:
 	case CKA_UNWRAP:
+	/*
+	 * pkcs11-tool sets CKA_DERIVE on every EC key pair. The value is kept,
+	 * but no derive mechanism is offered, so it permits nothing yet.
+	 */
+	case CKA_DERIVE:
 		return true;
 	default:
 		return false;
@@ -79,7 +84,6 @@ static CK_RV check_one(const CK_ATTRIBUTE *a, CK_OBJECT_CLASS cls, struct keygen
 	case CKA_NEVER_EXTRACTABLE:
 		return check_fixed_bool(a, CK_TRUE);
 	case CKA_EXTRACTABLE:
-	case CKA_DERIVE:
 	case CKA_SIGN_RECOVER:
 	case CKA_VERIFY_RECOVER:
 	case CKA_ALWAYS_AUTHENTICATE:
