@@ -2,7 +2,8 @@
 # Real clients on the tpm backend through libhsmux.so: pkcs11-tool sets up
 # the token, generates RSA and EC keys in the in-process TPM and signs;
 # OpenSSL signs through libp11's engine. Plain openssl verifies every
-# signature against the public keys exported with pkcs11-tool.
+# signature against the public keys exported with pkcs11-tool. GnuTLS's
+# p11tool signs, and NSS's certutil makes a key and certificate on the token.
 # Usage: test_tpm_clients.sh MODULE
 . "$(dirname "$0")/../clients/lib.sh"
 
@@ -107,5 +108,30 @@ for label in rsa2048 ec256 ec384; do
 	run openssl x509 -in "$label.crt" -noout -pubkey >"$label.crt.pub"
 	cmp -s "$label.crt.pub" "$label.pem" || fail "$label certificate holds another public key"
 done
+
+if command -v p11tool >/dev/null; then
+	for label in rsa2048 ec256; do
+		log "$label: GnuTLS p11tool --test-sign"
+		out=$(GNUTLS_PIN=$USER_PIN run p11tool --provider "$MODULE" --login --test-sign \
+			"pkcs11:token=$TOKEN;object=$label;type=private")
+		assert_contains "$out" "Verifying against public key in the token... ok" \
+			"$label GnuTLS signature"
+	done
+fi
+
+if command -v certutil >/dev/null && command -v modutil >/dev/null; then
+	log "NSS: certutil makes a key and a self-signed certificate on the token"
+	mkdir nss
+	run certutil -N -d sql:nss --empty-password >/dev/null
+	run modutil -dbdir sql:nss -add hsmux -libfile "$MODULE" -force >/dev/null
+	printf '%s\n' "$USER_PIN" >nss.pin
+	head -c 64 /dev/urandom >nss.noise
+	run certutil -S -d sql:nss -h "$TOKEN" -f nss.pin -n nsscert -s "CN=tpm nss" -x \
+		-t "CT,," -k ec -q nistp256 -z nss.noise -v 12 >/dev/null
+	out=$(run certutil -L -d sql:nss -h "$TOKEN" -f nss.pin)
+	assert_contains "$out" "$TOKEN:nsscert" "NSS certificate on the token"
+	out=$(run certutil -K -d sql:nss -h "$TOKEN" -f nss.pin)
+	assert_contains "$out" "$TOKEN:nsscert" "NSS key on the token"
+fi
 
 log "PASS"
