@@ -187,9 +187,12 @@ static void softhsm_destroy(struct hsmux_backend *be)
  * PIN blobs, label and flags; C_Login writes the token flags on success
  * and on failure. Each refreshes the good copies of token.object before
  * the call, to take in changes by processes without hsmux, and after it,
- * to take in its own. Both cost two stat() calls per token while
- * token.object is unchanged. A failed call is refreshed too, because
- * SoftHSM writes the flags of a failed login.
+ * to take in its own. A refresh costs two stat() calls per token while
+ * token.object is unchanged. After a rewrite it also reads token.object
+ * and its copy (about 320 bytes each), and writes and fsyncs the copy only
+ * when more than SoftHSM's generation counter changed: a PIN, the label
+ * or the flags. A failed call is refreshed too, because SoftHSM writes the
+ * flags of a failed login.
  *
  * What "as before" means after a kill -9 in the middle of C_SetPIN or
  * C_InitPIN: SoftHSM writes the new PIN blob with one rewrite of

@@ -211,7 +211,7 @@ static void refresh_good(const struct guard_paths *p, const struct guard_buf *cu
 		            p->good, strerror(errno));
 }
 
-/* The label of the token in dir, for messages; "?" when token.object does not give it. */
+/* Gives the label of the token in dir, for messages, or "?" when it is not known. */
 static void token_label(const char *dir, char *label, size_t len)
 {
 	char path[PATH_MAX];
@@ -220,7 +220,9 @@ static void token_label(const char *dir, char *label, size_t len)
 	size_t value_len = 0;
 
 	snprintf(label, len, "?");
-	if (snprintf(path, sizeof(path), "%s/token.object", dir) >= (int)sizeof(path) ||
+	/* The good copy, because closing token.object itself could drop a SoftHSM lock. */
+	if (snprintf(path, sizeof(path), "%s/.token.object" GOOD_SUFFIX, dir) >=
+	        (int)sizeof(path) ||
 	    read_path(path, &b) != 0)
 		return;
 	if (softhsm_object_walk(b.data, b.len, ATTR_TOKEN_LABEL, &value, &value_len) > 0 && value) {
@@ -238,8 +240,7 @@ static void repair(const struct guard_paths *p, mode_t mode, const char *backend
 	char label[64];
 
 	if (read_path(p->good, &good) != 0 || !object_complete(p->name, &good)) {
-		/* A key object cut while C_GenerateKey made it has no copy, and SoftHSM skips it.
-		 */
+		/* A key object cut while C_GenerateKey made it has no copy. SoftHSM skips it. */
 		hsmux_trace(HSMUX_TRACE_BACKEND, "softhsm: %s is incomplete and has no good copy",
 		            p->object);
 		if (strcmp(p->name, "token.object") == 0)
@@ -326,9 +327,7 @@ static void remove_leftover(int dfd, const char *dir, const char *name)
 		object[n - m - 1] = '\0';
 		if (fstatat(dfd, object, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT &&
 		    unlinkat(dfd, name, 0) == 0)
-			hsmux_trace(HSMUX_TRACE_BACKEND,
-			            "softhsm: removed %s/%s, its object is "
-			            "gone",
+			hsmux_trace(HSMUX_TRACE_BACKEND, "softhsm: removed %s/%s (object gone)",
 			            dir, name);
 		return;
 	}
@@ -344,20 +343,24 @@ static void remove_leftover(int dfd, const char *dir, const char *name)
 static void guard_token_dir(const char *dir, enum guard_mode mode, bool all_objects,
                             const char *backend)
 {
-	DIR *d = opendir(dir);
+	DIR *d;
 	struct dirent *e;
 
+	/* token.object first, because the messages about key objects take the label from its copy.
+	 */
+	guard_object(dir, "token.object", mode, backend);
+	if (!all_objects)
+		return;
+
+	d = opendir(dir);
 	if (!d)
 		return;
 	/* Names added while the loop runs may or may not be seen; both are fine here. */
 	while ((e = readdir(d)) != NULL) {
 		if (mode == GUARD_CHECK)
 			remove_leftover(dirfd(d), dir, e->d_name);
-		if (!is_object_name(e->d_name))
-			continue;
-		if (!all_objects && strcmp(e->d_name, "token.object") != 0)
-			continue;
-		guard_object(dir, e->d_name, mode, backend);
+		if (is_object_name(e->d_name) && strcmp(e->d_name, "token.object") != 0)
+			guard_object(dir, e->d_name, mode, backend);
 	}
 	closedir(d);
 }

@@ -1,9 +1,9 @@
 #!/bin/bash
 # Crash safety of the softhsm backend. SoftHSM 2.6.1 rewrites token.object
 # in place (truncate, then write) on C_Login and C_SetPIN, and a key's
-# object file on C_SetAttributeValue; a kill -9 in between used to lose
-# the token or the key. The backend keeps a last-good copy of each object
-# file and puts it back at C_Initialize.
+# object file on C_SetAttributeValue. Without the backend's last-good
+# copies, a kill -9 between truncate and write loses the token or the key.
+# The backend puts the copy back at C_Initialize.
 #
 #   1. Cut files: token.object emptied and a key's object file cut in half
 #      by hand come back at the next start, with one message each.
@@ -50,9 +50,9 @@ client() {
 	"$CLIENT" "$MODULE" "$LABEL" "$@"
 }
 
-# check PIN: runs the check action; sets CHECK_RC, CHECK_OUT, and REPAIRS
-# and KEY_REPAIRS: the number of repair messages in its stderr, all and
-# those for key object files.
+# check PIN: runs the check action and sets CHECK_RC and CHECK_OUT.
+# REPAIRS counts the repair messages in its stderr, and KEY_REPAIRS those
+# for key object files.
 check() {
 	CHECK_OUT=$(client check "$1" 2>"$DIR/check.err")
 	CHECK_RC=$?
@@ -136,6 +136,20 @@ grep -q "has no good copy" "$DIR/check.err" || fail "$ROUND: no message about th
 mv "$DIR/good.saved" "$TOK/.token.object.hsmux-good"
 check_token "$PIN_A" label-a
 echo "cut files: token.object and a key object restored; a token without a copy is reported"
+
+# Leftovers: a good copy whose object is gone, and temporary files of a
+# killed copy write. Those older than 60 s go, because a fresh one may be
+# in use by another process.
+ROUND="leftovers"
+cp "$TOK/.token.object.hsmux-good" "$TOK/.0000-gone.object.hsmux-good"
+touch "$TOK/.token.object.hsmux-good.tmp.OLD123" "$TOK/.token.object.hsmux-good.tmp.NEW123"
+touch -d '2 minutes ago' "$TOK/.token.object.hsmux-good.tmp.OLD123"
+check_token "$PIN_A" label-a
+[ ! -e "$TOK/.0000-gone.object.hsmux-good" ] || fail "$ROUND: the copy of a gone object stays"
+[ ! -e "$TOK/.token.object.hsmux-good.tmp.OLD123" ] || fail "$ROUND: an old temporary file stays"
+[ -e "$TOK/.token.object.hsmux-good.tmp.NEW123" ] || fail "$ROUND: a fresh temporary file went"
+rm -f "$TOK/.token.object.hsmux-good.tmp.NEW123"
+echo "leftovers: the copy of a gone object and an old temporary file removed"
 
 # 2. kill -9 at random moments.
 max=$(($(duration_us login "$PIN_A") * 6 / 5 + 1000))
