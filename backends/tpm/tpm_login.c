@@ -239,6 +239,7 @@ CK_RV tpm_login_init_token_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin,
 		goto out;
 	memcpy(tok->label, label, sizeof(tok->label));
 	tok->user_private.size = 0;
+	tok->so_private_next.size = 0;
 
 	/* The new serial makes old key files stale before they are removed. */
 	rv = tpm_store_save_token_locked(tok);
@@ -250,6 +251,32 @@ out:
 	OPENSSL_cleanse(tok->secret, sizeof(tok->secret));
 	OPENSSL_cleanse(&so_auth, sizeof(so_auth));
 	return rv;
+}
+
+/* Makes a pending re-sealed SO object the current one. */
+static CK_RV finish_so_change_locked(struct tpm_token *tok)
+{
+	tok->so_private = tok->so_private_next;
+	tok->so_private_next.size = 0;
+	return tpm_store_save_token_locked(tok);
+}
+
+/*
+ * Unseals with the SO PIN. While an SO PIN change is pending, the PIN fits
+ * one of the two sealed objects; the one that fits becomes the current one.
+ */
+static CK_RV unseal_so(struct tpm_token *tok, const TPM2B_AUTH *auth)
+{
+	CK_RV rv = unseal(tok, &tok->so_public, &tok->so_private, auth);
+
+	if (tok->so_private_next.size == 0)
+		return rv;
+	if (rv == CKR_OK) {
+		tok->so_private_next.size = 0;
+		return tpm_store_save_token_locked(tok);
+	}
+	rv = unseal(tok, &tok->so_public, &tok->so_private_next, auth);
+	return rv == CKR_OK ? finish_so_change_locked(tok) : rv;
 }
 
 CK_RV tpm_login_locked(struct tpm_token *tok, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
@@ -276,7 +303,7 @@ CK_RV tpm_login_locked(struct tpm_token *tok, CK_USER_TYPE user, const CK_UTF8CH
 	if (user == CKU_SO) {
 		rv = verify_so(tok, &auth);
 		if (rv == CKR_OK)
-			rv = unseal(tok, &tok->so_public, &tok->so_private, &auth);
+			rv = unseal_so(tok, &auth);
 	} else {
 		rv = unseal(tok, &tok->user_public, &tok->user_private, &auth);
 	}
@@ -316,29 +343,36 @@ CK_RV tpm_login_init_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin, C
 }
 
 /*
- * TODO: a crash between changing the lockout authorization and saving the
- * re-sealed SO object leaves the old SO PIN in the sealed object and the new
- * one in the TPM; the SO then needs both to recover.
+ * Changes the SO PIN in two places, the lockout authorization and the
+ * sealed SO object, which no single write covers. So the re-sealed object
+ * is saved first as so_private_next beside the current one, then the
+ * lockout authorization changes, then the next object replaces the
+ * current one. After a crash in between, an SO login tries both objects
+ * (see tpm_login_locked) and finishes the change.
  */
 static CK_RV set_so_pin(struct tpm_token *tok, const TPM2B_AUTH *old_auth,
                         const TPM2B_AUTH *new_auth)
 {
-	TPM2B_PRIVATE priv = tok->so_private;
+	TPM2B_PRIVATE next = tok->so_private;
 	TSS2_RC rc;
 	CK_RV rv;
 
 	rv = verify_so(tok, old_auth);
 	if (rv == CKR_OK)
-		rv = change_seal_auth(tok, &tok->so_public, &priv, old_auth, new_auth);
+		rv = change_seal_auth(tok, &tok->so_public, &next, old_auth, new_auth);
 	if (rv != CKR_OK)
 		return rv;
+	tok->so_private_next = next;
+	rv = tpm_store_save_token_locked(tok);
+	if (rv != CKR_OK)
+		return rv;
+
 	rc = Esys_HierarchyChangeAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
 	                              ESYS_TR_NONE, ESYS_TR_NONE, new_auth);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);
 	Esys_TR_SetAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, new_auth);
-	tok->so_private = priv;
-	return tpm_store_save_token_locked(tok);
+	return finish_so_change_locked(tok);
 }
 
 CK_RV tpm_login_set_pin_locked(struct tpm_token *tok, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,

@@ -34,6 +34,7 @@ enum {
 	TOKEN_TAG_SO_PRIVATE,
 	TOKEN_TAG_USER_PUBLIC,
 	TOKEN_TAG_USER_PRIVATE,
+	TOKEN_TAG_SO_PRIVATE_NEXT,
 };
 
 static int lock_store(struct tpm_token *tok, bool exclusive)
@@ -144,6 +145,8 @@ CK_RV tpm_store_load_token_locked(struct tpm_token *tok)
 	if (!unmarshal_public(&a, TOKEN_TAG_SO_PUBLIC, &tok->so_public) ||
 	    !unmarshal_private(&a, TOKEN_TAG_SO_PRIVATE, &tok->so_private))
 		goto out;
+	if (!unmarshal_private(&a, TOKEN_TAG_SO_PRIVATE_NEXT, &tok->so_private_next))
+		tok->so_private_next.size = 0;
 	/* No user blobs means the user PIN is not set yet. */
 	if (!unmarshal_public(&a, TOKEN_TAG_USER_PUBLIC, &tok->user_public) ||
 	    !unmarshal_private(&a, TOKEN_TAG_USER_PRIVATE, &tok->user_private))
@@ -169,6 +172,8 @@ static CK_RV token_to_attrs(const struct tpm_token *tok, struct tpm_attrs *a)
 		rv = marshal_public(a, TOKEN_TAG_SO_PUBLIC, &tok->so_public);
 	if (rv == CKR_OK)
 		rv = marshal_private(a, TOKEN_TAG_SO_PRIVATE, &tok->so_private);
+	if (rv == CKR_OK && tok->so_private_next.size > 0)
+		rv = marshal_private(a, TOKEN_TAG_SO_PRIVATE_NEXT, &tok->so_private_next);
 	if (rv == CKR_OK && tok->user_private.size > 0)
 		rv = marshal_public(a, TOKEN_TAG_USER_PUBLIC, &tok->user_public);
 	if (rv == CKR_OK && tok->user_private.size > 0)

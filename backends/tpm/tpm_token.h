@@ -93,6 +93,7 @@ struct tpm_token {
 	uint8_t serial[TPM_SERIAL_LEN];
 	TPM2B_PUBLIC so_public, user_public;
 	TPM2B_PRIVATE so_private, user_private; /* user_private.size 0: no user PIN */
+	TPM2B_PRIVATE so_private_next;          /* size 0 unless an SO PIN change is pending */
 
 	CK_USER_TYPE login;
 	uint8_t secret[TPM_SECRET_LEN]; /* valid while login != TPM_NO_LOGIN */

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "backends/backend.h"
+#include "backends/tpm/tpm_token.h"
 #include "module/config.h"
 #include "tpm_test_util.h"
 
@@ -368,6 +369,53 @@ static void test_tpm_token_digest(void)
 	stop();
 }
 
+/*
+ * The SO PIN changes in the TPM's lockout authorization and in the sealed
+ * SO object. A crash between the two leaves the new sealed object pending
+ * beside the old one; the next SO login must finish the change.
+ */
+static void test_tpm_token_so_pin_change(void)
+{
+	CK_UTF8CHAR new_pin[] = "new-so-pin";
+	struct tpm_token *tok;
+	TPM2B_PRIVATE old_blob;
+	CK_SESSION_HANDLE s;
+
+	start();
+	tok = be.priv;
+	old_blob = tok->so_private;
+	s = open_rw();
+	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    ops->set_pin(&be, s, so_pin, PIN_LEN(so_pin), new_pin, PIN_LEN(new_pin)), CKR_OK);
+	CU_ASSERT_EQUAL(tok->so_private_next.size, 0);
+	CU_ASSERT_EQUAL(ops->logout(&be, s), CKR_OK);
+	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_PIN_INCORRECT);
+	sleep(2); /* da_lockout_recovery = 1 */
+
+	/* Put the token back into the state that a crash mid-change leaves. */
+	tok->so_private_next = tok->so_private;
+	tok->so_private = old_blob;
+	CU_ASSERT_EQUAL_FATAL(tpm_store_save_token_locked(tok), CKR_OK);
+	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
+	stop();
+
+	start();
+	tok = be.priv;
+	CU_ASSERT_NOT_EQUAL(tok->so_private_next.size, 0);
+	s = open_rw();
+	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, new_pin, PIN_LEN(new_pin)), CKR_OK);
+	CU_ASSERT_EQUAL(tok->so_private_next.size, 0);
+
+	/* Back to the first SO PIN for the tests that follow. */
+	CU_ASSERT_EQUAL(ops->set_pin(&be, s, new_pin, PIN_LEN(new_pin), so_pin, PIN_LEN(so_pin)),
+	                CKR_OK);
+	CU_ASSERT_EQUAL(ops->logout(&be, s), CKR_OK);
+	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_OK);
+	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
+	stop();
+}
+
 /* da_max_tries = 3: the TPM locks out after three wrong user PINs until the SO logs in. */
 static void test_tpm_token_lockout(void)
 {
@@ -414,6 +462,7 @@ int main(void)
 	CU_add_test(suite, "test_tpm_token_persistence", test_tpm_token_persistence);
 	CU_add_test(suite, "test_tpm_token_oaep_decrypt", test_tpm_token_oaep_decrypt);
 	CU_add_test(suite, "test_tpm_token_digest", test_tpm_token_digest);
+	CU_add_test(suite, "test_tpm_token_so_pin_change", test_tpm_token_so_pin_change);
 	CU_add_test(suite, "test_tpm_token_lockout", test_tpm_token_lockout);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
