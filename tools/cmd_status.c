@@ -5,19 +5,33 @@
 
 #include "cli.h"
 #include "cli_info.h"
+#include "cli_keys.h"
 
 static void status_usage(FILE *out)
 {
 	fputs("Usage: hsmux status [--json]\n"
+	      "       hsmux status --keys [--token TOKEN] [--pin-file FILE] [--json]\n"
 	      "\n"
 	      "Shows the PKCS#11 module, its backends, and for each slot the token (label,\n"
 	      "serial number, model, flags), the login state of a new session and the\n"
 	      "number of mechanisms. A token's backend is the NAME in its slot description\n"
 	      "\"hsmux NAME: ...\"; the slots of another module are listed without one.\n"
 	      "\n"
+	      "With --keys, it logs in as user to each initialized token, or to TOKEN, and\n"
+	      "checks every private, secret and public key against hsmux's policy. For\n"
+	      "each token it prints the number of keys, and for each key outside the\n"
+	      "rules (one made on the backend before hsmux, say) its label, CKA_ID, type\n"
+	      "and the rules it breaks. hsmux uses such a key only within the rules. The\n"
+	      "user PIN comes from --pin-file, else HSMUX_PIN, else a prompt. This needs\n"
+	      "libhsmux.so as the module.\n"
+	      "\n"
 	      "Options:\n"
-	      "      --json   print one JSON object: module, backends, slots\n"
-	      "  -h, --help   show this help\n",
+	      "      --json           print one JSON object: module, backends, slots; with\n"
+	      "                       --keys: module, tokens (each with its keys)\n"
+	      "      --keys           check the keys of the tokens against the policy\n"
+	      "      --token TOKEN    --keys: only this token (label or PKCS#11 URI)\n"
+	      "      --pin-file FILE  --keys: file whose first line is the user PIN\n"
+	      "  -h, --help           show this help\n",
 	      out);
 }
 
@@ -122,20 +136,48 @@ static void print_status_text(json_t *root)
 		printf("\nNo slots.\n");
 }
 
+static int print_status(struct cli *cli)
+{
+	json_t *root;
+	int ret;
+
+	root = cli_status_json(cli);
+	if (!root)
+		return CLI_EXIT_FAILURE;
+	if (cli->json) {
+		ret = cli_print_json(root);
+	} else {
+		print_status_text(root);
+		ret = 0;
+	}
+	json_decref(root);
+	return ret ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},        {"keys", no_argument, NULL, 'k'},
+	    {"token", required_argument, NULL, 't'}, {"pin-file", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
 	};
-	json_t *root;
-	int opt, ret;
+	const char *token = NULL, *pin_file = NULL;
+	bool keys = false;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			cli->json = true;
+			break;
+		case 'k':
+			keys = true;
+			break;
+		case 't':
+			token = optarg;
+			break;
+		case 'p':
+			pin_file = optarg;
 			break;
 		case 'h':
 			status_usage(stdout);
@@ -150,16 +192,10 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		          argv[optind]);
 		return CLI_EXIT_USAGE;
 	}
-
-	root = cli_status_json(cli);
-	if (!root)
-		return CLI_EXIT_FAILURE;
-	if (cli->json) {
-		ret = cli_print_json(root);
-	} else {
-		print_status_text(root);
-		ret = 0;
+	if (!keys && (token || pin_file)) {
+		cli_error("--%s needs --keys; see `hsmux status --help`",
+		          token ? "token" : "pin-file");
+		return CLI_EXIT_USAGE;
 	}
-	json_decref(root);
-	return ret ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+	return keys ? status_keys(cli, token, pin_file) : print_status(cli);
 }

@@ -1,18 +1,19 @@
 /*
  * "hsmux admin": the vendor interface of libhsmux.so for the security
- * domain, backup and restore. Get it with
+ * domain, backup and restore, and for checking keys against the policy.
+ * Get it with
  *
  *   CK_VERSION v = {HSMUX_ADMIN_VERSION_MAJOR, HSMUX_ADMIN_VERSION_MINOR};
  *   C_GetInterface((CK_UTF8CHAR_PTR)HSMUX_ADMIN_INTERFACE, &v, &iface, 0);
  *   const struct hsmux_admin_functions *admin = iface->pFunctionList;
  *
- * Every function takes a read-write session of the token, logged in as
- * CKU_USER (the security-domain key is a private object, which SoftHSM's
- * SO cannot see), and gives CKR_USER_NOT_LOGGED_IN otherwise. On failure
- * it writes one line for the user into err (what failed and what to do);
- * err is left empty on success. Functions that write a file write it
- * atomically (temporary file, fsync, rename, fsync of the directory), so a
- * crash never leaves a partial file under the final name.
+ * Every function but key_status takes a read-write session of the token,
+ * logged in as CKU_USER (the security-domain key is a private object, which
+ * SoftHSM's SO cannot see), and gives CKR_USER_NOT_LOGGED_IN otherwise. On
+ * failure it writes one line for the user into err (what failed and what
+ * to do); err is left empty on success. Functions that write a file write
+ * it atomically (temporary file, fsync, rename, fsync of the directory), so
+ * a crash never leaves a partial file under the final name.
  *
  * The security-domain key is a 32-byte CKO_SECRET_KEY of type
  * CKK_GENERIC_SECRET, labelled HSMUX_SD_KEY_LABEL, token, private,
@@ -31,7 +32,7 @@
 
 #define HSMUX_ADMIN_INTERFACE     "hsmux admin"
 #define HSMUX_ADMIN_VERSION_MAJOR 1
-#define HSMUX_ADMIN_VERSION_MINOR 0
+#define HSMUX_ADMIN_VERSION_MINOR 1
 
 #define HSMUX_SD_KEY_LABEL      "hsmux security domain"
 #define HSMUX_SD_EXCHANGE_LABEL "hsmux security-domain exchange"
@@ -100,6 +101,26 @@ struct hsmux_admin_functions {
 	 * source token's objects, label, serial number and PINs.
 	 */
 	CK_RV (*restore)(CK_SESSION_HANDLE session, const char *in_path, char *err, size_t err_len);
+
+	/*
+	 * Since 1.1. Checks one key that is already on the token (for example
+	 * one made on the backend before hsmux fronted it) against the policy's
+	 * rules, for `hsmux status --keys`. *within_rules gets CK_TRUE, or
+	 * CK_FALSE with the rules the key breaks in reason. Each rule is one
+	 * sentence such as "it is not sensitive", with "; " between them. The
+	 * reason is empty for a key within the rules, and is cut short to fit
+	 * reason_len.
+	 * hsmux uses a key outside the rules only as far as they allow. Any
+	 * session of the token will do; the caller logs in as CKU_USER to see
+	 * private keys. A key whose attributes cannot be read is reported as
+	 * outside the rules. Gives CKR_ARGUMENTS_BAD for a NULL within_rules
+	 * or reason or a reason_len of 0, and CKR_SESSION_HANDLE_INVALID or
+	 * CKR_CRYPTOKI_NOT_INITIALIZED like any PKCS#11 call. It writes no err:
+	 * the reason is the message.
+	 */
+	CK_RV(*key_status)
+	(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key, CK_BBOOL *within_rules, char *reason,
+	 size_t reason_len);
 };
 
 #endif /* HSMUX_ADMIN_H */

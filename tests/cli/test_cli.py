@@ -206,7 +206,8 @@ def case_usage_errors(cli):
                  ["token"], ["token", "frob"], ["token", "init"],
                  ["token", "check-pin"], ["token", "list", "--label", "x"],
                  ["token", "init", "--label", "x", "--so"],
-                 ["token", "check-pin", "--token", "x", "--backend", "soft"]):
+                 ["token", "check-pin", "--token", "x", "--backend", "soft"],
+                 ["status", "--token", "x"], ["status", "--keys", "--token"]):
         out, err = cli.run(*args, module=False, expect=2)
         check(out == "", f"{args}: a usage error wrote to stdout: {out}")
         log.append(f"$ hsmux {' '.join(args)}\n{err}")
@@ -562,6 +563,117 @@ def case_errors_init(cli):
     cli.golden(f"errors-init-{mode_name(cli.opts)}", "".join(log))
     check(sorted(cli.pkcs11_tool_tokens()) == ["alpha"],
           f"a failed init left a token behind: {cli.pkcs11_tool_tokens()}")
+
+
+# What `status --keys` must report about the keys that p11_keys.py makes: (label,
+# class) -> reason, for the keys outside the rules. The reasons are the
+# policy's words for the rules each key breaks, by construction of the key.
+MIXED_ROLES = "it (or its key pair) holds a wrap role and an encrypt role, so it does neither"
+KEYS_OUTSIDE = {
+    ("aes-wrap-decrypt", "CKO_SECRET_KEY"): MIXED_ROLES,
+    ("rsa-wrap-decrypt", "CKO_PRIVATE_KEY"): MIXED_ROLES,
+    ("rsa-wrap-decrypt", "CKO_PUBLIC_KEY"): MIXED_ROLES,
+    ("aes-extractable", "CKO_SECRET_KEY"): "it is not sensitive; it is extractable",
+}
+KEYS_WITHIN = {("aes-clean", "CKO_SECRET_KEY"), ("ec-sign", "CKO_PRIVATE_KEY"),
+               ("ec-sign", "CKO_PUBLIC_KEY")}
+KEY_FACTS = {"aes-wrap-decrypt": ("01", "CKK_AES"), "rsa-wrap-decrypt": ("02", "CKK_RSA"),
+             "aes-extractable": ("03", "CKK_AES"), "aes-clean": ("04", "CKK_AES"),
+             "ec-sign": ("05", "CKK_EC")}
+
+
+def p11_keys(cli, module, action, label, env):
+    """Runs p11_keys.py on module in a process of its own; returns its JSON."""
+    argv = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                         "p11_keys.py"),
+            "--module", module, "--token", label, action]
+    proc = subprocess.run(argv, env=dict(env, P11_KEYS_PIN=USER_PIN), capture_output=True,
+                          text=True, timeout=60)
+    check(proc.returncode == 0, f"p11_keys.py {action} on {module}: exit status "
+          f"{proc.returncode}\n{proc.stdout}{proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def softhsm_direct_env(cli):
+    """SoftHSM's own view of the store that the softhsm backend manages."""
+    return dict(cli.env, SOFTHSM2_CONF=os.path.join(cli.store, "softhsm2.conf"))
+
+
+def check_keys_json(keys):
+    seen = {(k["label"], k["class"]): k for k in keys}
+    check(set(seen) == set(KEYS_OUTSIDE) | KEYS_WITHIN and len(keys) == len(seen),
+          f"status --keys lists {sorted(seen)}")
+    for (label, cls), key in seen.items():
+        check((key["id"], key["key_type"]) == KEY_FACTS[label], f"{label}: {key}")
+        if (label, cls) in KEYS_OUTSIDE:
+            check(key["within_rules"] is False and key["reason"] == KEYS_OUTSIDE[label, cls],
+                  f"{label} {cls}: {key}")
+        else:
+            check(key["within_rules"] is True and key["reason"] is None, f"{label}: {key}")
+
+
+def status_keys_router(cli):
+    env = {"HSMUX_PIN": USER_PIN}
+    log = []
+    _, err = cli.run("status", "--keys", env=env, expect=1)
+    log.append(f"fresh store\n{err}")
+    cli.init_token("alpha")
+    cli.init_token("beta")
+    # Keys that hsmux would refuse to make, made behind its back on SoftHSM.
+    direct = softhsm_direct_env(cli)
+    p11_keys(cli, cli.opts.softhsm, "create", "alpha", direct)
+
+    out, _ = cli.run("status", "--keys", env=env)
+    cli.golden("status-keys-router", out)
+    status = json.loads(cli.run("status", "--keys", "--json", env=env)[0])
+    check(status["module"] == cli.opts.module, f"module {status['module']}")
+    tokens = {t["label"]: t for t in status["tokens"]}
+    check(sorted(tokens) == ["alpha", "beta"], f"tokens {sorted(tokens)}")
+    alpha = tokens["alpha"]
+    check((alpha["backend"], alpha["key_count"], alpha["outside_rules"]) == ("soft", 7, 4),
+          f"alpha: {alpha}")
+    check(alpha["serial"] == cli.pkcs11_tool_tokens()["alpha"], f"alpha serial {alpha}")
+    check_keys_json(alpha["keys"])
+    check((tokens["beta"]["key_count"], tokens["beta"]["keys"]) == (0, []), f"beta: {tokens}")
+
+    pin_file = os.path.join(cli.tmp, "user.pin")
+    with open(pin_file, "w") as f:
+        f.write(USER_PIN + "\n")
+    out, _ = cli.run("--json", "status", "--keys", "--token", "pkcs11:token=alpha",
+                     "--pin-file", pin_file)
+    only = json.loads(out)["tokens"]
+    check([t["label"] for t in only] == ["alpha"], f"--token alpha lists {only}")
+    check_keys_json(only[0]["keys"])
+
+    # SoftHSM direct lets the WRAP+DECRYPT key do both; through hsmux it does neither.
+    plain = p11_keys(cli, cli.opts.softhsm, "use", "alpha", direct)
+    check((plain["decrypt_wrap_decrypt_key"], plain["wrap_with_wrap_decrypt_key"]) ==
+          ("CKR_OK", "CKR_OK"), f"SoftHSM direct: {plain}")
+    used = p11_keys(cli, cli.opts.module, "use", "alpha", cli.tool_env())
+    check(used == {"decrypt_wrap_decrypt_key": "CKR_KEY_FUNCTION_NOT_PERMITTED",
+                   "encrypt_wrap_decrypt_key": "CKR_KEY_FUNCTION_NOT_PERMITTED",
+                   "wrap_with_wrap_decrypt_key": "CKR_KEY_FUNCTION_NOT_PERMITTED",
+                   "encrypt_clean_key": "CKR_OK", "decrypt_clean_key": "CKR_OK"},
+          f"through hsmux: {used}")
+
+    for title, args, run_env in (
+            ("wrong PIN", [], {"HSMUX_PIN": "wrong-pin"}),
+            ("no PIN, no terminal", ["--token", "alpha"], {}),
+            ("unknown token", ["--token", "nope"], env)):
+        _, err = cli.run("status", "--keys", *args, env=run_env, expect=1)
+        log.append(f"{title}\n{err}")
+    cli.golden("status-keys-errors-router", "".join(log))
+
+
+def case_status_keys(cli):
+    if cli.opts.mode == "router":
+        status_keys_router(cli)
+    else:
+        cli.init_token("alpha")
+        _, err = cli.run("status", "--keys", env={"HSMUX_PIN": USER_PIN}, expect=1)
+        cli.golden("status-keys-direct", err)
+    for argv, out, err in cli.runs:
+        check(USER_PIN not in out and USER_PIN not in err, f"{argv} printed the PIN")
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items()
