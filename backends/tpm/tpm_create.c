@@ -116,7 +116,10 @@ static CK_RV check_class(CK_OBJECT_CLASS cls, const CK_ATTRIBUTE *tmpl, CK_ULONG
 		return (v == CKK_RSA || v == CKK_EC) ? CKR_TEMPLATE_INCOMPLETE
 		                                     : CKR_ATTRIBUTE_VALUE_INVALID;
 	default:
-		/* TODO: import private keys into the TPM with TPM2_Import. */
+		/*
+		 * Private and secret keys enter the TPM only through C_UnwrapKey, so
+		 * their material never crosses the PKCS#11 interface in plaintext.
+		 */
 		return CKR_ATTRIBUTE_VALUE_INVALID;
 	}
 }

@@ -20,7 +20,7 @@
 #include "backends/tpm/tpm_import.h"
 #include "backends/tpm/tpm_keygen.h"
 
-/* What TPM2_Import takes, kept together so that one mlock covers it. */
+/* The secret inputs of TPM2_Import, kept together so that one mlock covers them. */
 struct import_secret {
 	TPM2B_SENSITIVE sensitive;
 	TPM2B_PRIVATE duplicate;

@@ -28,7 +28,7 @@ keypair_gen "$TOKEN" rsa:2048 rsa2048 01
 keypair_gen "$TOKEN" rsa:3072 rsa3072 02
 keypair_gen "$TOKEN" EC:prime256v1 ec256 03
 keypair_gen "$TOKEN" EC:secp384r1 ec384 04
-# pkcs11-tool's default EC template asks for CKA_DERIVE as well.
+# pkcs11-tool's default EC template requests CKA_DERIVE as well.
 out=$(p11tool_run --token-label "$TOKEN" --login --pin "$USER_PIN" --keypairgen \
 	--key-type EC:prime256v1 --label ecdefault --id 05)
 assert_contains "$out" "Key pair generated" "keypairgen with pkcs11-tool's default template"
