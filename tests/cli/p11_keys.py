@@ -26,6 +26,9 @@ KEYS = {
     "aes-extractable": ("03", "AES key, extractable and not sensitive"),
     "aes-clean": ("04", "AES key that encrypts and decrypts, sensitive, not extractable"),
     "ec-sign": ("05", "EC P-256 pair that signs and verifies"),
+    "aes-imported-wrap": ("06", "AES key made by C_CreateObject, with WRAP and UNWRAP"),
+    "rsa-1024-sign": ("07", "RSA-1024 pair that signs and verifies"),
+    "des3-crypt": ("08", "DES3 key that encrypts and decrypts"),
 }
 
 
@@ -53,12 +56,16 @@ def usages(**on):
     return [(getattr(PyKCS11, "CKA_" + n), on.get(n.lower(), False)) for n in names]
 
 
+def secret(label, key_type, sensitive=True, extractable=False, **on):
+    return common(label) + usages(**on) + [
+        (PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY), (PyKCS11.CKA_KEY_TYPE, key_type),
+        (PyKCS11.CKA_SENSITIVE, sensitive), (PyKCS11.CKA_EXTRACTABLE, extractable)]
+
+
 def aes(session, label, sensitive=True, extractable=False, **on):
-    template = common(label) + usages(**on) + [
-        (PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY), (PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_AES),
-        (PyKCS11.CKA_VALUE_LEN, 32), (PyKCS11.CKA_SENSITIVE, sensitive),
-        (PyKCS11.CKA_EXTRACTABLE, extractable)]
-    session.generateKey(template, PyKCS11.MechanismAESGENERATEKEY)
+    template = secret(label, PyKCS11.CKK_AES, sensitive, extractable, **on)
+    session.generateKey(template + [(PyKCS11.CKA_VALUE_LEN, 32)],
+                        PyKCS11.MechanismAESGENERATEKEY)
 
 
 def pair(session, label, mech, public_extra, pub_on, priv_on):
@@ -85,6 +92,14 @@ def create(session):
     ec = PyKCS11.Mechanism(PyKCS11.CKM_EC_KEY_PAIR_GEN, None)
     pair(session, "ec-sign", ec, [(PyKCS11.CKA_EC_PARAMS, P256)], {"verify": True},
          {"sign": True})
+    # A key value that the client knows, so CKA_LOCAL is FALSE.
+    session.createObject(secret("aes-imported-wrap", PyKCS11.CKK_AES, wrap=True, unwrap=True)
+                         + [(PyKCS11.CKA_VALUE, os.urandom(32))])
+    pair(session, "rsa-1024-sign", PyKCS11.MechanismRSAGENERATEKEYPAIR,
+         [(PyKCS11.CKA_MODULUS_BITS, 1024), (PyKCS11.CKA_PUBLIC_EXPONENT, (1, 0, 1))],
+         {"verify": True}, {"sign": True})
+    session.generateKey(secret("des3-crypt", PyKCS11.CKK_DES3, encrypt=True, decrypt=True),
+                        PyKCS11.Mechanism(PyKCS11.CKM_DES3_KEY_GEN, None))
 
 
 def find(session, label, cls=PyKCS11.CKO_SECRET_KEY):
@@ -104,6 +119,7 @@ def outcome(fn):
 
 def use(session):
     bad = find(session, "aes-wrap-decrypt")
+    imported = find(session, "aes-imported-wrap")
     clean = find(session, "aes-clean")
     target = find(session, "aes-extractable")
     cbc = PyKCS11.Mechanism(PyKCS11.CKM_AES_CBC, bytes(16))
@@ -113,6 +129,7 @@ def use(session):
         "decrypt_wrap_decrypt_key": outcome(lambda: session.decrypt(bad, data, cbc)),
         "encrypt_wrap_decrypt_key": outcome(lambda: session.encrypt(bad, data, cbc)),
         "wrap_with_wrap_decrypt_key": outcome(lambda: session.wrapKey(bad, target, kw)),
+        "wrap_with_imported_key": outcome(lambda: session.wrapKey(imported, target, kw)),
         "encrypt_clean_key": outcome(lambda: session.encrypt(clean, data, cbc)),
         "decrypt_clean_key": outcome(lambda: session.decrypt(clean, data, cbc)),
     }

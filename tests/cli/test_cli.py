@@ -574,12 +574,18 @@ KEYS_OUTSIDE = {
     ("rsa-wrap-decrypt", "CKO_PRIVATE_KEY"): MIXED_ROLES,
     ("rsa-wrap-decrypt", "CKO_PUBLIC_KEY"): MIXED_ROLES,
     ("aes-extractable", "CKO_SECRET_KEY"): "it is not sensitive; it is extractable",
+    ("aes-imported-wrap", "CKO_SECRET_KEY"):
+        "it may wrap but was imported and is not trusted, so it wraps nothing",
+    ("rsa-1024-sign", "CKO_PRIVATE_KEY"): "its RSA modulus is under the minimum size",
+    ("rsa-1024-sign", "CKO_PUBLIC_KEY"): "its RSA modulus is under the minimum size",
+    ("des3-crypt", "CKO_SECRET_KEY"): "it is a DES key",
 }
 KEYS_WITHIN = {("aes-clean", "CKO_SECRET_KEY"), ("ec-sign", "CKO_PRIVATE_KEY"),
                ("ec-sign", "CKO_PUBLIC_KEY")}
 KEY_FACTS = {"aes-wrap-decrypt": ("01", "CKK_AES"), "rsa-wrap-decrypt": ("02", "CKK_RSA"),
              "aes-extractable": ("03", "CKK_AES"), "aes-clean": ("04", "CKK_AES"),
-             "ec-sign": ("05", "CKK_EC")}
+             "ec-sign": ("05", "CKK_EC"), "aes-imported-wrap": ("06", "CKK_AES"),
+             "rsa-1024-sign": ("07", "CKK_RSA"), "des3-crypt": ("08", "CKK_DES3")}
 
 
 def p11_keys(cli, module, action, label, env):
@@ -630,7 +636,7 @@ def status_keys_router(cli):
     tokens = {t["label"]: t for t in status["tokens"]}
     check(sorted(tokens) == ["alpha", "beta"], f"tokens {sorted(tokens)}")
     alpha = tokens["alpha"]
-    check((alpha["backend"], alpha["key_count"], alpha["outside_rules"]) == ("soft", 7, 4),
+    check((alpha["backend"], alpha["key_count"], alpha["outside_rules"]) == ("soft", 11, 8),
           f"alpha: {alpha}")
     check(alpha["serial"] == cli.pkcs11_tool_tokens()["alpha"], f"alpha serial {alpha}")
     check_keys_json(alpha["keys"])
@@ -645,14 +651,16 @@ def status_keys_router(cli):
     check([t["label"] for t in only] == ["alpha"], f"--token alpha lists {only}")
     check_keys_json(only[0]["keys"])
 
-    # SoftHSM direct lets the WRAP+DECRYPT key do both; through hsmux it does neither.
+    # SoftHSM direct lets the WRAP+DECRYPT key do both, and the imported key wrap;
+    # through hsmux they do none of it.
     plain = p11_keys(cli, cli.opts.softhsm, "use", "alpha", direct)
-    check((plain["decrypt_wrap_decrypt_key"], plain["wrap_with_wrap_decrypt_key"]) ==
-          ("CKR_OK", "CKR_OK"), f"SoftHSM direct: {plain}")
+    check((plain["decrypt_wrap_decrypt_key"], plain["wrap_with_wrap_decrypt_key"],
+           plain["wrap_with_imported_key"]) == ("CKR_OK",) * 3, f"SoftHSM direct: {plain}")
     used = p11_keys(cli, cli.opts.module, "use", "alpha", cli.tool_env())
     check(used == {"decrypt_wrap_decrypt_key": "CKR_KEY_FUNCTION_NOT_PERMITTED",
                    "encrypt_wrap_decrypt_key": "CKR_KEY_FUNCTION_NOT_PERMITTED",
                    "wrap_with_wrap_decrypt_key": "CKR_KEY_FUNCTION_NOT_PERMITTED",
+                   "wrap_with_imported_key": "CKR_KEY_FUNCTION_NOT_PERMITTED",
                    "encrypt_clean_key": "CKR_OK", "decrypt_clean_key": "CKR_OK"},
           f"through hsmux: {used}")
 
