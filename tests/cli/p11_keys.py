@@ -72,10 +72,10 @@ def pair(session, label, mech, public_extra, pub_on, priv_on):
     public = common(label, private=False) + usages(**pub_on) + public_extra
     private = common(label) + usages(**priv_on) + [
         (PyKCS11.CKA_SENSITIVE, True), (PyKCS11.CKA_EXTRACTABLE, False)]
-    # A public key takes no SIGN, DERIVE, DECRYPT or UNWRAP, a private key no ENCRYPT,
-    # VERIFY or WRAP, so SoftHSM would reject those attributes even when FALSE.
-    public = [a for a in public if a[0] not in (PyKCS11.CKA_SIGN, PyKCS11.CKA_DERIVE,
-                                                PyKCS11.CKA_DECRYPT, PyKCS11.CKA_UNWRAP)]
+    # SoftHSM 2.6.1 gives CKR_ATTRIBUTE_TYPE_INVALID for SIGN, DECRYPT or UNWRAP in a
+    # public key template, and ENCRYPT, VERIFY or WRAP in a private one, even FALSE.
+    public = [a for a in public if a[0] not in (PyKCS11.CKA_SIGN, PyKCS11.CKA_DECRYPT,
+                                                PyKCS11.CKA_UNWRAP)]
     private = [a for a in private if a[0] not in (PyKCS11.CKA_ENCRYPT, PyKCS11.CKA_VERIFY,
                                                   PyKCS11.CKA_WRAP)]
     session.generateKeyPair(public, private, mech)
@@ -92,7 +92,7 @@ def create(session):
     ec = PyKCS11.Mechanism(PyKCS11.CKM_EC_KEY_PAIR_GEN, None)
     pair(session, "ec-sign", ec, [(PyKCS11.CKA_EC_PARAMS, P256)], {"verify": True},
          {"sign": True})
-    # A key value that the client knows, so CKA_LOCAL is FALSE.
+    # The client supplies the value, so SoftHSM sets CKA_LOCAL to FALSE.
     session.createObject(secret("aes-imported-wrap", PyKCS11.CKK_AES, wrap=True, unwrap=True)
                          + [(PyKCS11.CKA_VALUE, os.urandom(32))])
     pair(session, "rsa-1024-sign", PyKCS11.MechanismRSAGENERATEKEYPAIR,
