@@ -35,6 +35,10 @@ struct tcti_libtpms {
 static pthread_mutex_t libtpms_mutex = PTHREAD_MUTEX_INITIALIZER;
 static char libtpms_dir[PATH_MAX];
 static bool libtpms_in_use;
+/* Set in a child after fork(): libtpms still holds the parent's TPM in memory. */
+static bool libtpms_stale;
+/* Set while that stale TPM is torn down, so that nothing of it reaches the NV files. */
+static bool nv_discard;
 
 static bool nv_name_valid(const char *name)
 {
@@ -73,6 +77,8 @@ static TPM_RESULT nv_store(const unsigned char *data, uint32_t length, uint32_t 
 {
 	if (!nv_name_valid(name))
 		return TPM_FAIL;
+	if (nv_discard)
+		return TPM_SUCCESS;
 	return tpm_file_write_atomic(libtpms_dir, name, data, length) == 0 ? TPM_SUCCESS : TPM_FAIL;
 }
 
@@ -82,6 +88,8 @@ static TPM_RESULT nv_delete(uint32_t tpm_number, const char *name, TPM_BOOL must
 
 	if (!nv_name_valid(name))
 		return TPM_FAIL;
+	if (nv_discard)
+		return TPM_SUCCESS;
 	err = tpm_file_remove(libtpms_dir, name);
 	if (err == ENOENT && !must_exist)
 		return TPM_SUCCESS;
@@ -261,6 +269,12 @@ TSS2_RC tcti_libtpms_new(const char *dir, TSS2_TCTI_CONTEXT **tcti, char *err, s
 		rc = TSS2_TCTI_RC_IO_ERROR;
 		goto out;
 	}
+	if (libtpms_stale) {
+		nv_discard = true;
+		TPMLIB_Terminate();
+		nv_discard = false;
+		libtpms_stale = false;
+	}
 	rc = start_tpm_locked(dir, err, err_len);
 	if (rc != TSS2_RC_SUCCESS) {
 		close(t->lock_fd);
@@ -312,5 +326,6 @@ void tcti_libtpms_forget(TSS2_TCTI_CONTEXT *ctx)
 	free(t->resp);
 	free(t);
 	libtpms_in_use = false;
+	libtpms_stale = true;
 	pthread_mutex_init(&libtpms_mutex, NULL);
 }

@@ -28,8 +28,10 @@ TSS2_RC tcti_libtpms_new(const char *dir, TSS2_TCTI_CONTEXT **tcti, char *err, s
 void tcti_libtpms_free(TSS2_TCTI_CONTEXT *tcti);
 
 /*
- * Drops the parent's TPM in a child after fork(), without stopping it or
- * writing its state, so that the child never overwrites the parent's NV files.
+ * Drops the parent's TPM in a child after fork(), without writing its
+ * state, so that the child never overwrites the parent's NV files. The next
+ * tcti_libtpms_new() in the child tears the stale copy down, with NV writes
+ * discarded, once it holds the state lock.
  */
 void tcti_libtpms_forget(TSS2_TCTI_CONTEXT *tcti);
 

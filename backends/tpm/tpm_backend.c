@@ -185,10 +185,10 @@ static void tpm_destroy(struct hsmux_backend *be)
 }
 
 /*
- * A child after fork() must not run the parent's in-process TPM: both
- * would write the same NV files, so the libtpms token fails in the child.
- * With a device or swtpm the child opens its own connection and keeps the
- * token files, but not the parent's sessions, login or loaded keys.
+ * Starts the TPM again in a child after fork(). The child keeps the token
+ * files but not the parent's sessions, login or loaded keys. With a device
+ * or swtpm it opens its own connection. With libtpms it must not run the
+ * parent's in-process TPM, because both would write the same NV files.
  */
 static CK_RV tpm_reinit_after_fork(struct hsmux_backend *be)
 {
@@ -213,8 +213,10 @@ static CK_RV tpm_reinit_after_fork(struct hsmux_backend *be)
 			tpm_object_free(tok, obj);
 		}
 	}
-	if (strncmp(tok->tcti, "libtpms:", 8) == 0)
-		return CKR_DEVICE_ERROR;
+	/*
+	 * A libtpms child waits for the state lock: it gets the TPM once the
+	 * parent has called C_Finalize or exited, as a daemon's parent does.
+	 */
 	return tpm_device_open(&tok->dev, tok->tcti, why, sizeof(why));
 }
 

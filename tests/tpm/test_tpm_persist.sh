@@ -5,7 +5,9 @@
 #      C_GenerateKeyPair returned is there, a half-made key pair is either
 #      whole or absent, every key signs, and no temporary file is left;
 #   3. two processes started at once on the same state: the second waits for
-#      the first one's lock on the libtpms state, and both keys sets remain.
+#      the first one's lock on the libtpms state, and both keys sets remain;
+#   4. fork(): after the parent's C_Finalize, the child's C_Initialize gets
+#      the TPM and signs with every key.
 # Usage: test_tpm_persist.sh TPM_PERSIST MODULE
 set -euo pipefail
 
@@ -56,3 +58,9 @@ wait "$b" || fail "the second of two concurrent processes failed"
 out=$("$PERSIST" check "$MODULE" "$DIR") || fail "store inconsistent after two writers: $out"
 [ "$out" = "keys $((expected + 4))" ] || fail "expected $((expected + 4)) keys, got '$out'"
 echo "two processes at once: both added their keys, $((expected + 4)) keys in the store"
+
+out=$("$PERSIST" fork "$MODULE" "$DIR") || fail "the child of fork() could not use the TPM: $out"
+case "$out" in
+*"child signed after fork"*) echo "fork: the child took the TPM over after the parent's C_Finalize" ;;
+*) fail "fork: unexpected output '$out'" ;;
+esac

@@ -5,6 +5,8 @@
  *   tpm_persist gen MODULE DIR N     generate N key pairs, then exit
  *   tpm_persist genloop MODULE DIR   generate RSA key pairs until killed
  *   tpm_persist check MODULE DIR     sign with every key and verify
+ *   tpm_persist fork MODULE DIR      generate a key, fork, C_Finalize in the
+ *                                    parent, and sign in the child
  *
  * gen and genloop print "generated LABEL" once C_GenerateKeyPair has
  * returned. check prints "keys N" and fails when a private key lacks its
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -128,13 +131,53 @@ static int check(CK_SESSION_HANDLE s)
 	return 0;
 }
 
+/*
+ * The daemon pattern: the parent initializes and forks, then finalizes;
+ * the child calls C_Initialize again and must get the TPM and the keys.
+ */
+static int fork_and_sign(CK_SESSION_HANDLE s, const char *dir)
+{
+	int done[2], status = 0;
+	char byte;
+	pid_t pid;
+
+	if (generate(s, 1, false) != 0 || pipe(done) != 0)
+		return 1;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		CK_SLOT_ID slot;
+
+		close(done[1]);
+		/* EOF on the pipe: the parent has finalized and released the TPM. */
+		while (read(done[0], &byte, 1) > 0)
+			;
+		if (p11->C_Initialize(NULL) != CKR_OK || !tpm_p11_slot(&slot)) {
+			fprintf(stderr, "C_Initialize failed in the child of fork()\n");
+			_exit(1);
+		}
+		s = tpm_p11_login(slot);
+		_exit(s != CK_INVALID_HANDLE && check(s) == 0 ? 0 : 1);
+	}
+	close(done[0]);
+	p11->C_CloseSession(s);
+	p11->C_Finalize(NULL);
+	close(done[1]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 1;
+	printf("child signed after fork\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	CK_SESSION_HANDLE s;
 	int rc;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s gen|genloop|check MODULE DIR [N]\n", argv[0]);
+		fprintf(stderr, "usage: %s gen|genloop|check|fork MODULE DIR [N]\n", argv[0]);
 		return 2;
 	}
 	s = start(argv[2], argv[3]);
@@ -146,6 +189,8 @@ int main(int argc, char **argv)
 		rc = generate(s, argc > 4 ? strtol(argv[4], NULL, 10) : 2, false);
 	else if (strcmp(argv[1], "genloop") == 0)
 		rc = generate(s, -1, true);
+	else if (strcmp(argv[1], "fork") == 0)
+		return fork_and_sign(s, argv[3]);
 	else
 		rc = check(s);
 	p11->C_CloseSession(s);
