@@ -146,6 +146,9 @@ CK_RV hsmux_policy_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID bslot
  */
 void hsmux_policy_forget_session_objects(const struct hsmux_backend *be, CK_SLOT_ID bslot);
 void hsmux_policy_forget_slot(const struct hsmux_backend *be, CK_SLOT_ID bslot);
+/* For code that changes or destroys an object around the policy (the admin interface). */
+void hsmux_policy_forget_object(const struct hsmux_backend *be, CK_SLOT_ID bslot,
+                                CK_OBJECT_HANDLE obj);
 void hsmux_policy_forget_all(void);
 
 /*

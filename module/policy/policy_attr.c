@@ -87,6 +87,17 @@ CK_RV policy_check_sticky(const struct hsmux_session_ref *s, const char *fn,
 	return CKR_OK;
 }
 
+CK_RV policy_check_label(const char *fn, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+{
+	for (CK_ULONG i = 0; i < count; i++)
+		if (tmpl[i].type == CKA_LABEL && tmpl[i].pValue &&
+		    policy_label_is_sd(tmpl[i].pValue, tmpl[i].ulValueLen))
+			return policy_reject(CKR_ATTRIBUTE_VALUE_INVALID, fn,
+			                     "the label '%.*s' is kept for the security domain",
+			                     (int)tmpl[i].ulValueLen, (const char *)tmpl[i].pValue);
+	return CKR_OK;
+}
+
 CK_RV hsmux_policy_set_attribute_value(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
                                        CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
@@ -101,7 +112,12 @@ CK_RV hsmux_policy_set_attribute_value(const struct hsmux_session_ref *s, CK_OBJ
 	rv = key_info_get(s, obj, &info);
 	if (rv != CKR_OK)
 		return rv;
-	rv = policy_check_sticky(s, "C_SetAttributeValue", &info, tmpl, count);
+	if (info.sd)
+		return policy_reject(CKR_ACTION_PROHIBITED, "C_SetAttributeValue",
+		                     "object %lu is the security domain's", (unsigned long)obj);
+	rv = policy_check_label("C_SetAttributeValue", tmpl, count);
+	if (rv == CKR_OK)
+		rv = policy_check_sticky(s, "C_SetAttributeValue", &info, tmpl, count);
 	if (rv == CKR_OK)
 		rv = policy_check_nested(policy_of(s->be), "C_SetAttributeValue", tmpl, count);
 	if (rv != CKR_OK)

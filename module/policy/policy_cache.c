@@ -9,13 +9,16 @@
  * seen; the rules keep such a change harmless only where they are sticky.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsmux/admin.h"
+
 #include "module/policy/policy_internal.h"
 
-#define CACHE_BUCKETS     1024
-#define CACHE_MAX_ENTRIES 16384
+#define CACHE_BUCKETS 1024
+#define CACHE_WAYS    4
 
 const struct key_flag_attr key_flag_attrs[] = {
     {KEY_SENSITIVE, CKA_SENSITIVE},
@@ -52,24 +55,50 @@ bool key_info_protected(const struct key_info *k)
 	return !(known_not_sensitive && known_extractable);
 }
 
+/*
+ * The cache is a table of buckets that never move, each with a few ways and
+ * a sequence number that is odd while a writer changes the bucket. A hit
+ * copies the entry and re-reads the number, retrying if it moved, so it
+ * takes no lock; writers (a miss, a forget, the pair roles) hold the mutex.
+ * A full bucket gives up its oldest way: an entry is only a copy, read
+ * again on the next miss.
+ */
 struct cache_entry {
-	struct cache_entry *next;
-	const struct hsmux_backend *be;
+	const struct hsmux_backend *be; /* NULL: the way is free */
 	CK_SLOT_ID bslot;
 	CK_OBJECT_HANDLE obj;
 	struct key_info info;
 };
 
+struct cache_bucket {
+	_Atomic unsigned int seq;
+	unsigned int victim; /* the way a full bucket gives up next */
+	struct cache_entry way[CACHE_WAYS];
+};
+
 static struct {
 	pthread_mutex_t lock;
-	struct cache_entry *buckets[CACHE_BUCKETS];
-	size_t n_entries;
+	struct cache_bucket buckets[CACHE_BUCKETS];
+	size_t n_entries; /* ways in use */
 	uint64_t generation;
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1};
 
 /*
+ * Counts the forgets and the creations through hsmux; an answer worked out
+ * from the cache before the last of them may be stale. It starts at 1 so
+ * that a zeroed memo never matches.
+ */
+uint64_t policy_key_epoch = 1;
+
+static void epoch_bump(void)
+{
+	__atomic_add_fetch(&policy_key_epoch, 1, __ATOMIC_ACQ_REL);
+}
+
+/*
  * fork() with the lock held by another thread would leave the child's
- * lock taken forever; holding it across fork() keeps it consistent.
+ * lock taken forever, or a bucket half written; holding the lock across
+ * fork() keeps both consistent. Readers take no lock and need nothing.
  */
 static void cache_atfork_prepare(void)
 {
@@ -94,23 +123,67 @@ static void cache_lock(void)
 	pthread_mutex_lock(&cache.lock);
 }
 
-static size_t bucket_of(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJECT_HANDLE obj)
+static void cache_unlock(void)
+{
+	pthread_mutex_unlock(&cache.lock);
+}
+
+static struct cache_bucket *bucket_of(const struct hsmux_backend *be, CK_SLOT_ID bslot,
+                                      CK_OBJECT_HANDLE obj)
 {
 	uint64_t h = (uint64_t)(uintptr_t)be ^ ((uint64_t)bslot << 20) ^ (uint64_t)obj;
 
 	h *= 0x9e3779b97f4a7c15ULL;
-	return (size_t)(h >> 54) % CACHE_BUCKETS;
+	return &cache.buckets[(size_t)(h >> 54) % CACHE_BUCKETS];
 }
 
-static struct cache_entry **find_locked(const struct hsmux_backend *be, CK_SLOT_ID bslot,
-                                        CK_OBJECT_HANDLE obj)
+static bool entry_is(const struct cache_entry *e, const struct hsmux_backend *be, CK_SLOT_ID bslot,
+                     CK_OBJECT_HANDLE obj)
 {
-	struct cache_entry **p = &cache.buckets[bucket_of(be, bslot, obj)];
+	return e->obj == obj && e->be == be && e->bslot == bslot;
+}
 
-	for (; *p; p = &(*p)->next)
-		if ((*p)->be == be && (*p)->bslot == bslot && (*p)->obj == obj)
-			return p;
-	return p;
+static void bucket_write_begin(struct cache_bucket *b)
+{
+	atomic_fetch_add_explicit(&b->seq, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static void bucket_write_end(struct cache_bucket *b)
+{
+	atomic_fetch_add_explicit(&b->seq, 1, memory_order_release);
+}
+
+/* The lock-free read: copies the entry of (be, bslot, obj) into *info; false on a miss. */
+static bool cache_read(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJECT_HANDLE obj,
+                       struct key_info *info)
+{
+	struct cache_bucket *b = bucket_of(be, bslot, obj);
+	unsigned int seq;
+	bool found;
+
+	do {
+		seq = atomic_load_explicit(&b->seq, memory_order_acquire);
+		found = false;
+		for (size_t w = 0; w < CACHE_WAYS; w++) {
+			if (entry_is(&b->way[w], be, bslot, obj)) {
+				*info = b->way[w].info;
+				found = true;
+				break;
+			}
+		}
+		atomic_thread_fence(memory_order_acquire);
+	} while ((seq & 1) || seq != atomic_load_explicit(&b->seq, memory_order_relaxed));
+	return found;
+}
+
+static struct cache_entry *find_locked(struct cache_bucket *b, const struct hsmux_backend *be,
+                                       CK_SLOT_ID bslot, CK_OBJECT_HANDLE obj)
+{
+	for (size_t w = 0; w < CACHE_WAYS; w++)
+		if (entry_is(&b->way[w], be, bslot, obj))
+			return &b->way[w];
+	return NULL;
 }
 
 /* Drops entries that match; a NULL be matches every entry. */
@@ -118,40 +191,41 @@ static void drop_matching(const struct hsmux_backend *be, CK_SLOT_ID bslot, bool
                           bool session_objects_only)
 {
 	cache_lock();
-	for (size_t i = 0; i < CACHE_BUCKETS; i++) {
-		struct cache_entry **p = &cache.buckets[i];
+	epoch_bump();
+	for (size_t i = 0; i < CACHE_BUCKETS && cache.n_entries; i++) {
+		struct cache_bucket *b = &cache.buckets[i];
 
-		while (*p) {
-			struct cache_entry *e = *p;
-			bool match = !be || (e->be == be && (whole_slot || e->bslot == bslot));
+		for (size_t w = 0; w < CACHE_WAYS; w++) {
+			struct cache_entry *e = &b->way[w];
+			bool match =
+			    e->be && (!be || (e->be == be && (whole_slot || e->bslot == bslot)));
 
-			if (match && session_objects_only && (e->info.flags & KEY_TOKEN))
-				match = false;
-			if (!match) {
-				p = &e->next;
+			if (!match || (session_objects_only && (e->info.flags & KEY_TOKEN)))
 				continue;
-			}
-			*p = e->next;
-			free(e);
+			bucket_write_begin(b);
+			e->be = NULL;
+			bucket_write_end(b);
 			cache.n_entries--;
 		}
 	}
-	pthread_mutex_unlock(&cache.lock);
+	cache_unlock();
 }
 
 void key_info_forget(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJECT_HANDLE obj)
 {
-	struct cache_entry **p, *e;
+	struct cache_bucket *b = bucket_of(be, bslot, obj);
+	struct cache_entry *e;
 
 	cache_lock();
-	p = find_locked(be, bslot, obj);
-	e = *p;
+	epoch_bump();
+	e = find_locked(b, be, bslot, obj);
 	if (e) {
-		*p = e->next;
-		free(e);
+		bucket_write_begin(b);
+		e->be = NULL;
+		bucket_write_end(b);
 		cache.n_entries--;
 	}
-	pthread_mutex_unlock(&cache.lock);
+	cache_unlock();
 }
 
 void hsmux_policy_forget_session_objects(const struct hsmux_backend *be, CK_SLOT_ID bslot)
@@ -162,6 +236,12 @@ void hsmux_policy_forget_session_objects(const struct hsmux_backend *be, CK_SLOT
 void hsmux_policy_forget_slot(const struct hsmux_backend *be, CK_SLOT_ID bslot)
 {
 	drop_matching(be, bslot, false, false);
+}
+
+void hsmux_policy_forget_object(const struct hsmux_backend *be, CK_SLOT_ID bslot,
+                                CK_OBJECT_HANDLE obj)
+{
+	key_info_forget(be, bslot, obj);
 }
 
 void hsmux_policy_forget_all(void)
@@ -177,6 +257,15 @@ uint64_t key_info_generation(void)
 void key_info_bump_generation(void)
 {
 	__atomic_add_fetch(&cache.generation, 1, __ATOMIC_ACQ_REL);
+	epoch_bump();
+}
+
+bool policy_label_is_sd(const void *label, CK_ULONG len)
+{
+	static const char sd_key[] = HSMUX_SD_KEY_LABEL, exchange[] = HSMUX_SD_EXCHANGE_LABEL;
+
+	return (len == sizeof(sd_key) - 1 && memcmp(label, sd_key, len) == 0) ||
+	       (len == sizeof(exchange) - 1 && memcmp(label, exchange, len) == 0);
 }
 
 /* Curve size in bits from a DER CKA_EC_PARAMS (named curve OID or edwards name); 0 unknown. */
@@ -211,15 +300,16 @@ static CK_RV read_key_info(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE o
 {
 	CK_ULONG cls = CK_UNAVAILABLE_INFORMATION, key_type = CK_UNAVAILABLE_INFORMATION;
 	CK_ULONG value_len = 0;
-	CK_BYTE bools[16], ec_params[64];
+	CK_BYTE bools[16], ec_params[64], label[64];
 	CK_ATTRIBUTE t[32] = {
 	    {CKA_CLASS, &cls, sizeof(cls)},
 	    {CKA_KEY_TYPE, &key_type, sizeof(key_type)},
 	    {CKA_VALUE_LEN, &value_len, sizeof(value_len)},
 	    {CKA_MODULUS, NULL, 0},
 	    {CKA_EC_PARAMS, ec_params, sizeof(ec_params)},
+	    {CKA_LABEL, label, sizeof(label)},
 	};
-	const size_t fixed = 5;
+	const size_t fixed = 6;
 	CK_RV rv;
 
 	if (!s->be->ops->get_attribute_value)
@@ -249,54 +339,75 @@ static CK_RV read_key_info(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE o
 		info->bits = ec_curve_bits(ec_params, t[4].ulValueLen);
 	else if (t[2].ulValueLen == sizeof(CK_ULONG))
 		info->bits = value_len * 8;
+	/* A longer label is no security-domain label; the backend then gives no length. */
+	if (t[5].ulValueLen <= sizeof(label))
+		info->sd = policy_label_is_sd(label, t[5].ulValueLen);
+	return CKR_OK;
+}
+
+/* Caches info unless it is cached already, or the epoch moved since the read began. */
+static void cache_insert(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJECT_HANDLE obj,
+                         const struct key_info *info, uint64_t epoch_before)
+{
+	struct cache_bucket *b = bucket_of(be, bslot, obj);
+	struct cache_entry *e = NULL;
+
+	cache_lock();
+	if (key_info_epoch() != epoch_before || find_locked(b, be, bslot, obj)) {
+		cache_unlock();
+		return;
+	}
+	for (size_t w = 0; w < CACHE_WAYS && !e; w++)
+		if (!b->way[w].be)
+			e = &b->way[w];
+	if (!e) {
+		e = &b->way[b->victim];
+		b->victim = (b->victim + 1) % CACHE_WAYS;
+		cache.n_entries--;
+	}
+	cache.n_entries++;
+	bucket_write_begin(b);
+	*e = (struct cache_entry){.be = be, .bslot = bslot, .obj = obj, .info = *info};
+	bucket_write_end(b);
+	cache_unlock();
+}
+
+/* A miss: reads the backend and caches what it gives. Out of line, to keep the hit short. */
+static __attribute__((noinline)) CK_RV key_info_miss(const struct hsmux_session_ref *s,
+                                                     CK_OBJECT_HANDLE obj, struct key_info *info)
+{
+	CK_SLOT_ID bslot = session_bslot(s);
+	uint64_t epoch = key_info_epoch();
+	CK_RV rv;
+
+	rv = read_key_info(s, obj, info);
+	if (rv != CKR_OK)
+		return rv;
+	cache_insert(s->be, bslot, obj, info, epoch);
 	return CKR_OK;
 }
 
 CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj, struct key_info *info)
 {
-	CK_SLOT_ID bslot = session_bslot(s);
-	struct cache_entry **p, *e;
-	CK_RV rv;
-
-	cache_lock();
-	e = *find_locked(s->be, bslot, obj);
-	if (e)
-		*info = e->info;
-	pthread_mutex_unlock(&cache.lock);
-	if (e)
+	if (cache_read(s->be, session_bslot(s), obj, info))
 		return CKR_OK;
-
-	rv = read_key_info(s, obj, info);
-	if (rv != CKR_OK)
-		return rv;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return CKR_OK; /* the result is right, only not cached */
-	*e = (struct cache_entry){.be = s->be, .bslot = bslot, .obj = obj, .info = *info};
-
-	cache_lock();
-	p = find_locked(s->be, bslot, obj);
-	if (*p || cache.n_entries >= CACHE_MAX_ENTRIES) {
-		/* Another thread cached it first, or the cache is full: keep what is there. */
-		free(e);
-	} else {
-		*p = e;
-		cache.n_entries++;
-	}
-	pthread_mutex_unlock(&cache.lock);
-	return CKR_OK;
+	return key_info_miss(s, obj, info);
 }
 
 void key_info_set_pair(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
                        unsigned int pair_roles, uint64_t generation)
 {
+	CK_SLOT_ID bslot = session_bslot(s);
+	struct cache_bucket *b = bucket_of(s->be, bslot, obj);
 	struct cache_entry *e;
 
 	cache_lock();
-	e = *find_locked(s->be, session_bslot(s), obj);
+	e = find_locked(b, s->be, bslot, obj);
 	if (e) {
+		bucket_write_begin(b);
 		e->info.pair_roles = pair_roles;
 		e->info.pair_generation = generation;
+		bucket_write_end(b);
 	}
-	pthread_mutex_unlock(&cache.lock);
+	cache_unlock();
 }

@@ -28,17 +28,17 @@ const char *const hsmux_policy_config_keys[] = {
     "mechanisms-deny", NULL,
 };
 
+static struct policy_mech_memo default_memo;
+
 const struct hsmux_backend_policy hsmux_policy_default = {
     .profile = HSMUX_PROFILE_STRICT,
     .extractable = HSMUX_EXTRACTABLE_NO,
     .reject_weak = false,
     .min_rsa_bits = 2048,
+    .memo = &default_memo,
 };
 
-const struct hsmux_backend_policy *policy_of(const struct hsmux_backend *be)
-{
-	return be && be->policy ? be->policy : &hsmux_policy_default;
-}
+static struct policy_mech_memo default_memo = {.owner = &hsmux_policy_default};
 
 CK_RV policy_reject(CK_RV rv, const char *fn, const char *fmt, ...)
 {
@@ -223,6 +223,10 @@ CK_RV hsmux_policy_config(struct hsmux_backend_policy **out, const struct hsmux_
 		rv = parse_mech_list(sec, "mechanisms-allow", p->allow, &p->n_allow, err, err_len);
 	if (rv == CKR_OK)
 		rv = parse_mech_list(sec, "mechanisms-deny", p->deny, &p->n_deny, err, err_len);
+	/* Without a memo the policy still works, only slower: no failure for that. */
+	p->memo = NULL;
+	if (rv == CKR_OK)
+		(void)policy_mech_memo_attach(p);
 	if (rv != CKR_OK) {
 		free(p);
 		return rv;
@@ -238,5 +242,7 @@ CK_RV hsmux_policy_config(struct hsmux_backend_policy **out, const struct hsmux_
 
 void hsmux_policy_free(struct hsmux_backend_policy *policy)
 {
+	if (policy)
+		free(policy->memo);
 	free(policy);
 }

@@ -14,6 +14,8 @@ static const char *key_violation(const struct hsmux_backend_policy *pol, const s
 {
 	bool extractable = k->flags & KEY_EXTRACTABLE;
 
+	if (k->sd)
+		return "it carries a security-domain label";
 	if ((k->flags & KEY_WRAP_ROLES) && (k->flags & KEY_CRYPT_ROLES))
 		return "it holds a wrap role and an encrypt role";
 	if (!key_info_is_key_with_secret(k))
@@ -65,6 +67,11 @@ static CK_RV init_template(struct policy_template *t, const char *fn, const CK_A
 
 	if (rv != CKR_OK && rv != CKR_HOST_MEMORY)
 		return policy_reject(rv, fn, "malformed template");
+	/* A client-made object under a security-domain label would pass for the token's own. */
+	if (rv == CKR_OK)
+		rv = policy_check_label(fn, t->attrs, t->count);
+	if (rv != CKR_OK)
+		policy_template_cleanup(t);
 	return rv;
 }
 
@@ -236,6 +243,9 @@ CK_RV hsmux_policy_copy_object(const struct hsmux_session_ref *s, CK_OBJECT_HAND
 		return rv;
 	rv = key_info_get(s, obj, &source);
 	c.source = &source;
+	if (rv == CKR_OK && source.sd)
+		rv = policy_reject(CKR_ACTION_PROHIBITED, c.fn,
+		                   "object %lu is the security domain's", (unsigned long)obj);
 	if (rv == CKR_OK)
 		rv = policy_check_sticky(s, c.fn, &source, tmpl, count);
 	if (rv == CKR_OK)
@@ -252,10 +262,15 @@ CK_RV hsmux_policy_copy_object(const struct hsmux_session_ref *s, CK_OBJECT_HAND
 
 CK_RV hsmux_policy_destroy_object(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj)
 {
+	struct key_info info;
 	CK_RV rv;
 
 	if (!s->be->ops->destroy_object)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	/* An object whose attributes cannot be read gets the backend's own answer. */
+	if (key_info_get(s, obj, &info) == CKR_OK && info.sd)
+		return policy_reject(CKR_ACTION_PROHIBITED, "C_DestroyObject",
+		                     "object %lu is the security domain's", (unsigned long)obj);
 	rv = s->be->ops->destroy_object(s->be, s->bsess, obj);
 	key_info_forget(s->be, session_bslot(s), obj);
 	return rv;
@@ -367,6 +382,10 @@ CK_RV hsmux_policy_derive_key(const struct hsmux_session_ref *s, CK_MECHANISM_PT
 	rv = key_info_get(s, base_key, &base);
 	if (rv != CKR_OK)
 		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
+	if (base.sd)
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, c.fn,
+		                     "base key %lu is the security domain's",
+		                     (unsigned long)base_key);
 	rv = check_derive_source(s, mech, base_key, &base);
 	if (rv != CKR_OK)
 		return rv;

@@ -24,6 +24,8 @@ enum hsmux_extractable_mode {
 
 #define HSMUX_POLICY_MAX_OVERRIDES 64
 
+struct policy_mech_memo;
+
 struct hsmux_backend_policy {
 	enum hsmux_policy_profile profile;
 	enum hsmux_extractable_mode extractable;
@@ -33,11 +35,70 @@ struct hsmux_backend_policy {
 	size_t n_allow;
 	CK_MECHANISM_TYPE deny[HSMUX_POLICY_MAX_OVERRIDES];
 	size_t n_deny;
+	/*
+	 * The verdicts found so far; used only while memo->owner is this
+	 * policy, so that a copy of the struct (whose lists may differ) never
+	 * reads the verdicts of the original.
+	 */
+	struct policy_mech_memo *memo;
 };
 
-/* The policy of a backend, or the strict default when it has none. */
-const struct hsmux_backend_policy *policy_of(const struct hsmux_backend *be);
 extern const struct hsmux_backend_policy hsmux_policy_default;
+
+/* The policy of a backend, or the strict default when it has none. */
+static inline const struct hsmux_backend_policy *policy_of(const struct hsmux_backend *be)
+{
+	return be && be->policy ? be->policy : &hsmux_policy_default;
+}
+
+/* What the policy knows of a mechanism: the bits of policy_mech_verdict(). */
+enum {
+	MECH_ALLOWED = 1u << 0,   /* the allow-list lets it through */
+	MECH_RAW_RSA = 1u << 1,   /* CKM_RSA_X_509 */
+	MECH_KEY_ATTRS = 1u << 2, /* a sign or verify *Init with it reads the key's attributes */
+	MECH_VERDICT_BITS = 0x7f,
+	MECH_MEMO_VALID = 0x80,
+};
+
+/*
+ * The verdicts of one policy, filled lazily: a direct-mapped table whose
+ * words hold (mechanism << 8) | MECH_MEMO_VALID | verdict, read and written
+ * with relaxed atomics, so a reader takes no lock and sees either a whole
+ * word or the slow path. A mechanism of 2^56 or more never fits a word and
+ * always takes the slow path.
+ */
+#define POLICY_MECH_MEMO_SIZE 64
+struct policy_mech_memo {
+	const struct hsmux_backend_policy *owner;
+	uint64_t word[POLICY_MECH_MEMO_SIZE];
+};
+
+/* Allocates the memo of pol; pol keeps working without one (CKR_HOST_MEMORY otherwise). */
+CK_RV policy_mech_memo_attach(struct hsmux_backend_policy *pol);
+/* Computes the verdict of mech under pol and records it in the memo. */
+unsigned int policy_mech_verdict_slow(const struct hsmux_backend_policy *pol,
+                                      CK_MECHANISM_TYPE mech);
+
+static inline size_t policy_mech_memo_index(CK_MECHANISM_TYPE mech)
+{
+	return (size_t)(((uint64_t)mech * 0x9e3779b97f4a7c15ULL) >> 58) % POLICY_MECH_MEMO_SIZE;
+}
+
+/* The MECH_* bits of mech under pol: from the memo, else computed once. */
+static inline unsigned int policy_mech_verdict(const struct hsmux_backend_policy *pol,
+                                               CK_MECHANISM_TYPE mech)
+{
+	const struct policy_mech_memo *m = pol->memo;
+
+	if (m && m->owner == pol) {
+		uint64_t w =
+		    __atomic_load_n(&m->word[policy_mech_memo_index(mech)], __ATOMIC_RELAXED);
+
+		if ((w & MECH_MEMO_VALID) && (w >> 8) == (uint64_t)mech)
+			return (unsigned int)(w & MECH_VERDICT_BITS);
+	}
+	return policy_mech_verdict_slow(pol, mech);
+}
 
 static inline CK_SLOT_ID session_bslot(const struct hsmux_session_ref *s)
 {
@@ -88,6 +149,7 @@ struct key_info {
 	bits; /* key size: AES and generic secret value, RSA modulus, EC curve; 0 unknown */
 	unsigned int pair_roles;  /* KEY_* usage bits of the other half of an RSA pair */
 	uint64_t pair_generation; /* pair_roles is valid while this equals the creation count */
+	bool sd; /* labelled as the security-domain key or exchange key: no client may use it */
 };
 
 /* The classes whose value the creation and read rules protect: private, secret and OTP keys. */
@@ -118,6 +180,15 @@ CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj, stru
 void key_info_set_pair(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
                        unsigned int pair_roles, uint64_t generation);
 void key_info_forget(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJECT_HANDLE obj);
+/* See policy_cache.c; read it with key_info_epoch(). */
+extern uint64_t policy_key_epoch;
+
+/* Moves on every forget and every creation through hsmux: answers older than it may be stale. */
+static inline uint64_t key_info_epoch(void)
+{
+	return __atomic_load_n(&policy_key_epoch, __ATOMIC_ACQUIRE);
+}
+
 /* The number of objects created through hsmux so far; cached pair roles older than it are stale. */
 uint64_t key_info_generation(void);
 void key_info_bump_generation(void);
@@ -216,7 +287,10 @@ CK_RV policy_check_unwrapping_key(const struct hsmux_session_ref *s, const CK_ME
 unsigned int key_all_roles(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
                            const struct key_info *info);
 /* Whether roles hold a wrap role and an encrypt role together. */
-bool key_mixes_roles(unsigned int roles);
+static inline bool key_mixes_roles(unsigned int roles)
+{
+	return (roles & KEY_WRAP_ROLES) && (roles & KEY_CRYPT_ROLES);
+}
 
 /* Mechanism tables. */
 bool mech_is_des(CK_MECHANISM_TYPE mech);
@@ -226,8 +300,14 @@ bool mech_is_rsa(CK_MECHANISM_TYPE mech);
 bool mech_is_authenticated_wrap(CK_MECHANISM_TYPE mech);
 /* Derive mechanisms that copy bytes of the base key into the new key. */
 bool mech_copies_key_bytes(CK_MECHANISM_TYPE mech);
-/* Whether the backend's policy allows mech (allow-list, overrides). */
-bool policy_mechanism_allowed(const struct hsmux_backend_policy *pol, CK_MECHANISM_TYPE mech);
+/* Whether the backend's policy allows mech (allow-list, overrides), through the memo. */
+static inline bool policy_mechanism_allowed(const struct hsmux_backend_policy *pol,
+                                            CK_MECHANISM_TYPE mech)
+{
+	return policy_mech_verdict(pol, mech) & MECH_ALLOWED;
+}
+/* Whether a sign or verify with mech may use a key that is neither EC nor DSA. */
+bool mech_may_use_any_key(CK_MECHANISM_TYPE mech);
 /* Parses "CKM_NAME" or a number (0x...) into *mech. */
 bool mech_parse(const char *text, CK_MECHANISM_TYPE *mech);
 
@@ -235,6 +315,16 @@ bool mech_parse(const char *text, CK_MECHANISM_TYPE *mech);
 CK_ULONG key_strength(const struct key_info *k);
 /* Key types whose keys the policy rejects at creation. */
 bool key_type_denied(CK_KEY_TYPE type);
+
+/*
+ * Whether a CKA_LABEL value names the security-domain key or exchange key
+ * (include/hsmux/admin.h). Only the admin interface, which calls the
+ * backend directly, makes and uses such objects.
+ */
+bool policy_label_is_sd(const void *label, CK_ULONG len);
+
+/* Rejects a template whose CKA_LABEL is a security-domain label; CKR_ATTRIBUTE_VALUE_INVALID. */
+CK_RV policy_check_label(const char *fn, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 
 /* Whether the session is logged in as the SO. */
 bool session_is_so(const struct hsmux_session_ref *s);

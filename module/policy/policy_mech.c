@@ -98,13 +98,59 @@ static bool in_list(const CK_MECHANISM_TYPE *list, size_t n, CK_MECHANISM_TYPE m
 	return false;
 }
 
-bool policy_mechanism_allowed(const struct hsmux_backend_policy *pol, CK_MECHANISM_TYPE mech)
+static bool allow_list_allows(const struct hsmux_backend_policy *pol, CK_MECHANISM_TYPE mech)
 {
 	if (pol->n_deny && in_list(pol->deny, pol->n_deny, mech))
 		return false;
 	if (!mech_is_des(mech) && !mech_is_md5(mech))
 		return true;
 	return pol->n_allow && in_list(pol->allow, pol->n_allow, mech);
+}
+
+/*
+ * The signature mechanisms that take only an EC, EdDSA or DSA key. Every
+ * backend checks a key's type against the mechanism, so a sign or verify
+ * *Init with one of these cannot reach a secret key or an RSA key, and
+ * needs none of the key's attributes. Any other mechanism, a vendor's
+ * included, might use any key.
+ */
+bool mech_may_use_any_key(CK_MECHANISM_TYPE mech)
+{
+	static const struct mech_range ec_dsa_only[] = {
+	    {0x0011, 0x0016}, /* CKM_DSA .. CKM_DSA_SHA512 */
+	    {0x1041, 0x1046}, /* CKM_ECDSA .. CKM_ECDSA_SHA512 */
+	    {0x1057, 0x1057}, /* CKM_EDDSA */
+	};
+
+	return !in_ranges(ec_dsa_only, N_ELEMS(ec_dsa_only), mech);
+}
+
+CK_RV policy_mech_memo_attach(struct hsmux_backend_policy *pol)
+{
+	pol->memo = calloc(1, sizeof(*pol->memo));
+	if (!pol->memo)
+		return CKR_HOST_MEMORY;
+	pol->memo->owner = pol;
+	return CKR_OK;
+}
+
+unsigned int policy_mech_verdict_slow(const struct hsmux_backend_policy *pol,
+                                      CK_MECHANISM_TYPE mech)
+{
+	struct policy_mech_memo *m = pol->memo;
+	unsigned int v = 0;
+
+	if (allow_list_allows(pol, mech))
+		v |= MECH_ALLOWED;
+	if (mech == CKM_RSA_X_509)
+		v |= MECH_RAW_RSA;
+	if (mech_is_rsa(mech) || mech_may_use_any_key(mech))
+		v |= MECH_KEY_ATTRS;
+	/* The verdict depends only on pol's lists, which never change after the config is read. */
+	if (m && m->owner == pol && ((uint64_t)mech >> 56) == 0)
+		__atomic_store_n(&m->word[policy_mech_memo_index(mech)],
+		                 ((uint64_t)mech << 8) | MECH_MEMO_VALID | v, __ATOMIC_RELAXED);
+	return v;
 }
 
 bool hsmux_policy_mechanism_allowed(const struct hsmux_backend *be, CK_MECHANISM_TYPE mech)

@@ -62,12 +62,13 @@ static unsigned int search_pair_roles(const struct hsmux_session_ref *s,
 static unsigned int pair_roles(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
                                const struct key_info *info)
 {
-	uint64_t generation = key_info_generation();
+	uint64_t generation;
 	unsigned int roles;
 
 	if (info->key_type != CKK_RSA ||
 	    (info->cls != CKO_PUBLIC_KEY && info->cls != CKO_PRIVATE_KEY))
 		return 0;
+	generation = key_info_generation();
 	if (info->pair_generation == generation)
 		return info->pair_roles;
 	roles = search_pair_roles(s, info, obj);
@@ -79,11 +80,6 @@ unsigned int key_all_roles(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE o
                            const struct key_info *info)
 {
 	return (info->flags & (KEY_WRAP_ROLES | KEY_CRYPT_ROLES)) | pair_roles(s, obj, info);
-}
-
-bool key_mixes_roles(unsigned int roles)
-{
-	return (roles & KEY_WRAP_ROLES) && (roles & KEY_CRYPT_ROLES);
 }
 
 static CK_RV check_rsa_size(const struct hsmux_backend_policy *pol, const struct key_info *info,
@@ -112,53 +108,120 @@ static const char *use_fn(enum hsmux_key_use use)
 
 CK_RV hsmux_policy_check_mechanism(const struct hsmux_session_ref *s, const CK_MECHANISM *mech)
 {
-	if (policy_mechanism_allowed(policy_of(s->be), mech->mechanism))
+	if (policy_mech_verdict(policy_of(s->be), mech->mechanism) & MECH_ALLOWED)
 		return CKR_OK;
 	return policy_reject(CKR_MECHANISM_INVALID, "C_DigestInit",
 	                     "mechanism %s (0x%lx) is denied", hsmux_mech_name(mech->mechanism),
 	                     (unsigned long)mech->mechanism);
 }
 
-/* The rules that need the key's attributes; see hsmux_policy_check_key_use(). */
-static CK_RV check_key_attrs(const struct hsmux_session_ref *s, enum hsmux_key_use use,
-                             const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+/* The rules of check_key_attrs() that only RSA keys and security-domain objects can break. */
+static CK_RV check_key_rsa_sd(const struct hsmux_session_ref *s, enum hsmux_key_use use,
+                              unsigned int verdict, CK_OBJECT_HANDLE key,
+                              const struct key_info *info)
 {
-	const struct hsmux_backend_policy *pol = policy_of(s->be);
 	bool crypt = use == HSMUX_USE_ENCRYPT || use == HSMUX_USE_DECRYPT;
-	struct key_info info;
-	CK_RV rv = key_info_get(s, key, &info);
+	CK_RV rv;
 
-	if (rv != CKR_OK)
-		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
-	rv = check_rsa_size(pol, &info, CKR_KEY_SIZE_RANGE, use_fn(use), key);
+	if (info->sd)
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
+		                     "key %lu is the security domain's; only the admin "
+		                     "interface uses it",
+		                     (unsigned long)key);
+	rv = check_rsa_size(policy_of(s->be), info, CKR_KEY_SIZE_RANGE, use_fn(use), key);
 	if (rv != CKR_OK)
 		return rv;
-	if (crypt && key_mixes_roles(key_all_roles(s, key, &info)))
+	if (crypt && key_mixes_roles(key_all_roles(s, key, info)))
 		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
 		                     "key %lu, or its key pair, also holds WRAP or UNWRAP",
 		                     (unsigned long)key);
 	/* Raw RSA with a key that decrypts or unwraps is a decryption oracle. */
-	if (mech->mechanism == CKM_RSA_X_509 && info.cls == CKO_PRIVATE_KEY &&
-	    (use == HSMUX_USE_DECRYPT || (info.flags & (KEY_DECRYPT | KEY_UNWRAP))))
+	if ((verdict & MECH_RAW_RSA) && info->cls == CKO_PRIVATE_KEY &&
+	    (use == HSMUX_USE_DECRYPT || (info->flags & (KEY_DECRYPT | KEY_UNWRAP))))
 		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
 		                     "raw RSA on key %lu, which decrypts or unwraps",
 		                     (unsigned long)key);
 	return CKR_OK;
 }
 
-CK_RV hsmux_policy_check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
-                                 const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+/*
+ * The rules that need the key's attributes; see hsmux_policy_check_key_use().
+ * Kept out of line so that the sign fast path sets up no frame for them.
+ */
+static __attribute__((noinline)) CK_RV check_key_attrs(const struct hsmux_session_ref *s,
+                                                       enum hsmux_key_use use, unsigned int verdict,
+                                                       CK_OBJECT_HANDLE key)
 {
-	const struct hsmux_backend_policy *pol = policy_of(s->be);
+	bool crypt = use == HSMUX_USE_ENCRYPT || use == HSMUX_USE_DECRYPT;
+	struct key_info info;
+	CK_RV rv = key_info_get(s, key, &info);
 
-	if (!policy_mechanism_allowed(pol, mech->mechanism))
+	if (rv != CKR_OK)
+		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
+	/* The other keys can break only the role rule, checked here in short. */
+	if (info.sd || info.key_type == CKK_RSA || (verdict & MECH_RAW_RSA))
+		return check_key_rsa_sd(s, use, verdict, key, &info);
+	if (crypt && key_mixes_roles(info.flags))
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, use_fn(use),
+		                     "key %lu also holds WRAP or UNWRAP", (unsigned long)key);
+	return CKR_OK;
+}
+
+/* A key use that passed, as last_pass records it. */
+struct use_memo {
+	const struct hsmux_backend *be;
+	CK_SLOT_ID vslot;
+	CK_OBJECT_HANDLE key;
+	CK_MECHANISM_TYPE mech;
+	uint64_t epoch; /* key_info_epoch() before the checks; 0 while empty */
+};
+
+/*
+ * The last *Init of each use that passed, per thread: a thread that signs
+ * again with the same key and mechanism gets its answer here, as long as
+ * no object was forgotten or created since (the epoch), which is when the
+ * checks could answer otherwise. Initial-exec TLS is one load; the few
+ * hundred bytes fit the static TLS that glibc keeps for dlopen'ed modules.
+ */
+static __thread struct use_memo last_pass[HSMUX_USE_VERIFY_RECOVER + 1]
+    __attribute__((tls_model("initial-exec")));
+
+/* Every check of a key-based *Init; records a pass in last_pass. */
+static __attribute__((noinline)) CK_RV check_key_use(const struct hsmux_session_ref *s,
+                                                     enum hsmux_key_use use,
+                                                     const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+{
+	uint64_t epoch = key_info_epoch();
+	unsigned int verdict = policy_mech_verdict(policy_of(s->be), mech->mechanism);
+	CK_RV rv;
+
+	if (!(verdict & MECH_ALLOWED))
 		return policy_reject(
 		    CKR_MECHANISM_INVALID, use_fn(use), "mechanism %s (0x%lx) is denied",
 		    hsmux_mech_name(mech->mechanism), (unsigned long)mech->mechanism);
-	/* Sign and verify with a non-RSA mechanism need no attribute: the fast path. */
-	if (use != HSMUX_USE_ENCRYPT && use != HSMUX_USE_DECRYPT && !mech_is_rsa(mech->mechanism))
+	/*
+	 * Sign and verify with an EC or DSA mechanism need no attribute. Every
+	 * other mechanism might reach an RSA key, whose size is checked, or a
+	 * security-domain key.
+	 */
+	if ((verdict & MECH_KEY_ATTRS) || use == HSMUX_USE_ENCRYPT || use == HSMUX_USE_DECRYPT) {
+		rv = check_key_attrs(s, use, verdict, key);
+		if (rv != CKR_OK)
+			return rv;
+	}
+	last_pass[use] = (struct use_memo){s->be, s->vslot, key, mech->mechanism, epoch};
+	return CKR_OK;
+}
+
+CK_RV hsmux_policy_check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
+                                 const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+{
+	const struct use_memo *m = &last_pass[use];
+
+	if (m->key == key && m->mech == mech->mechanism && m->be == s->be && m->vslot == s->vslot &&
+	    m->epoch == key_info_epoch())
 		return CKR_OK;
-	return check_key_attrs(s, use, mech, key);
+	return check_key_use(s, use, mech, key);
 }
 
 CK_RV hsmux_policy_check_digest_key(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE key)
@@ -168,6 +231,9 @@ CK_RV hsmux_policy_check_digest_key(const struct hsmux_session_ref *s, CK_OBJECT
 
 	if (rv != CKR_OK)
 		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
+	if (info.sd)
+		return policy_reject(CKR_KEY_INDIGESTIBLE, "C_DigestKey",
+		                     "key %lu is the security domain's", (unsigned long)key);
 	if ((key_info_is_key_with_secret(&info) || info.cls == CK_UNAVAILABLE_INFORMATION) &&
 	    key_info_protected(&info))
 		return policy_reject(CKR_KEY_INDIGESTIBLE, "C_DigestKey",
@@ -232,6 +298,13 @@ static CK_RV check_wrap(const struct hsmux_session_ref *s, const CK_MECHANISM *m
 	rv = key_info_get(s, key, &t);
 	if (rv != CKR_OK)
 		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
+	if (w.sd)
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "wrapping key %lu is the security domain's",
+		                     (unsigned long)wk);
+	if (t.sd)
+		return policy_reject(CKR_KEY_NOT_WRAPPABLE, fn, "key %lu is the security domain's",
+		                     (unsigned long)key);
 	rv = check_wrapping_key(s, wk, &w);
 	if (rv != CKR_OK)
 		return rv;
@@ -281,6 +354,11 @@ CK_RV policy_check_unwrapping_key(const struct hsmux_session_ref *s, const CK_ME
 	rv = key_info_get(s, uk, &u);
 	if (rv != CKR_OK)
 		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_UNWRAPPING_KEY_HANDLE_INVALID : rv;
+	if (u.sd)
+		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
+		                     "unwrapping key %lu is the security domain's; only the admin "
+		                     "interface unwraps with it",
+		                     (unsigned long)uk);
 	if (!(u.flags & KEY_UNWRAP))
 		return policy_reject(CKR_KEY_FUNCTION_NOT_PERMITTED, fn,
 		                     "unwrapping key %lu has no CKA_UNWRAP", (unsigned long)uk);
