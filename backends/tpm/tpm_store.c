@@ -64,6 +64,7 @@ CK_RV tpm_store_open(struct tpm_token *tok, char *err, size_t err_len)
 		         strerror(-fd));
 		return CKR_GENERAL_ERROR;
 	}
+	tpm_file_remove_temporaries(tok->store_dir);
 	tpm_file_remove_temporaries(tok->objects_dir);
 	rv = tpm_store_load_token_locked(tok);
 	close(fd);
