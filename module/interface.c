@@ -6,8 +6,9 @@
 
 #include "module/entry.h"
 
-/* The admin interface, when module/admin is linked in. */
-extern const CK_INTERFACE *hsmux_admin_interface(void) __attribute__((weak));
+/* The admin interface's versions, newest first, when module/admin is linked in. */
+extern size_t hsmux_admin_interface_count(void) __attribute__((weak));
+extern const CK_INTERFACE *hsmux_admin_interface_at(size_t i) __attribute__((weak));
 
 CK_RV C_LoginUser(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
 		  CK_UTF8CHAR_PTR username, CK_ULONG username_len);
@@ -194,14 +195,16 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 
 static size_t interface_count(void)
 {
-	return N_PKCS11_INTERFACES + (hsmux_admin_interface ? 1 : 0);
+	size_t admin = hsmux_admin_interface_count ? hsmux_admin_interface_count() : 0;
+
+	return N_PKCS11_INTERFACES + admin;
 }
 
 static CK_INTERFACE *interface_at(size_t i)
 {
 	if (i < N_PKCS11_INTERFACES)
 		return &pkcs11_interfaces[i];
-	return (CK_INTERFACE *)hsmux_admin_interface();
+	return (CK_INTERFACE *)hsmux_admin_interface_at(i - N_PKCS11_INTERFACES);
 }
 
 CK_RV C_GetInterfaceList(CK_INTERFACE_PTR list, CK_ULONG_PTR count)

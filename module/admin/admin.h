@@ -10,6 +10,10 @@
 /* The vendor interface, for C_GetInterfaceList and C_GetInterface. */
 const CK_INTERFACE *hsmux_admin_interface(void);
 
+/* Every version of the vendor interface that is served, newest first. */
+size_t hsmux_admin_interface_count(void);
+const CK_INTERFACE *hsmux_admin_interface_at(size_t i); /* NULL past the end */
+
 CK_RV admin_sd_activate(CK_SESSION_HANDLE session, const unsigned char *const *spki,
                         const size_t *spki_len, size_t n, unsigned int quorum, const char *sd_path,
                         char *err, size_t err_len);
