@@ -67,7 +67,7 @@ static CK_RV run_cipher(struct tpm_token *tok, struct tpm_session *sess, struct 
 		/* The buffer holds whole blocks, so the IV chains from chunk to chunk. */
 		chunk.size = n;
 		memcpy(chunk.buffer, in, n);
-		rc = Esys_EncryptDecrypt2(tok->dev.esys, obj->loaded, ESYS_TR_PASSWORD,
+		rc = Esys_EncryptDecrypt2(tok->dev.esys, obj->loaded, tok->dev.session,
 		                          ESYS_TR_NONE, ESYS_TR_NONE, &chunk, decrypt, mode,
 		                          &sess->iv, &result, &iv);
 		OPENSSL_cleanse(&chunk, sizeof(chunk));

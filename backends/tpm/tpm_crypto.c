@@ -214,7 +214,7 @@ static CK_RV tpm_sign_digest(struct tpm_token *tok, struct tpm_object *obj, TPMI
 	rv = tpm_object_load_locked(tok, obj);
 	if (rv != CKR_OK)
 		return rv;
-	rc = Esys_Sign(tok->dev.esys, obj->loaded, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+	rc = Esys_Sign(tok->dev.esys, obj->loaded, tok->dev.session, ESYS_TR_NONE, ESYS_TR_NONE,
 	               digest, &scheme, &ticket, &out);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);
@@ -450,7 +450,7 @@ static CK_RV rsa_decrypt(struct tpm_token *tok, struct tpm_session *sess, struct
 	rv = tpm_object_load_locked(tok, obj);
 	if (rv != CKR_OK)
 		return rv;
-	rc = Esys_RSA_Decrypt(tok->dev.esys, obj->loaded, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	rc = Esys_RSA_Decrypt(tok->dev.esys, obj->loaded, tok->dev.session, ESYS_TR_NONE,
 	                      ESYS_TR_NONE, &cipher, &scheme, &sess->label, msg);
 	/*
 	 * A padding error is TPM2_RC_VALUE in the spec; libtpms 0.9 returns
@@ -549,7 +549,7 @@ CK_RV tpm_digest_update_locked(struct tpm_token *tok, struct tpm_session *sess, 
 		chunk.size =
 		    (UINT16)(in_len < sizeof(chunk.buffer) ? in_len : sizeof(chunk.buffer));
 		memcpy(chunk.buffer, in, chunk.size);
-		rc = Esys_SequenceUpdate(tok->dev.esys, sess->sequence, ESYS_TR_PASSWORD,
+		rc = Esys_SequenceUpdate(tok->dev.esys, sess->sequence, tok->dev.session,
 		                         ESYS_TR_NONE, ESYS_TR_NONE, &chunk);
 		if (rc != TSS2_RC_SUCCESS) {
 			tpm_op_end_locked(tok, sess);
@@ -577,7 +577,7 @@ CK_RV tpm_digest_final_locked(struct tpm_token *tok, struct tpm_session *sess, C
 		*out_len = need;
 		return rv;
 	}
-	rc = Esys_SequenceComplete(tok->dev.esys, sess->sequence, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	rc = Esys_SequenceComplete(tok->dev.esys, sess->sequence, tok->dev.session, ESYS_TR_NONE,
 	                           ESYS_TR_NONE, &empty, ESYS_TR_RH_NULL, &result, NULL);
 	/* SequenceComplete flushes the sequence object, success or not. */
 	sess->sequence = ESYS_TR_NONE;

@@ -100,6 +100,32 @@ static CK_RV create_primary(struct tpm_device *dev, char *err, size_t err_len)
 	return CKR_OK;
 }
 
+/*
+ * Starts an HMAC session salted with the primary key (ECDH), with AES-128
+ * CFB parameter encryption in both directions, kept for the whole run.
+ */
+static CK_RV start_session(struct tpm_device *dev, char *err, size_t err_len)
+{
+	TPMT_SYM_DEF symmetric = {
+	    .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
+	TSS2_RC rc;
+
+	rc = Esys_StartAuthSession(dev->esys, dev->primary, ESYS_TR_NONE, ESYS_TR_NONE,
+	                           ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &symmetric,
+	                           TPM2_ALG_SHA256, &dev->session);
+	if (rc == TSS2_RC_SUCCESS)
+		rc = Esys_TRSess_SetAttributes(dev->esys, dev->session,
+		                               TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT |
+		                                   TPMA_SESSION_ENCRYPT,
+		                               0xff);
+	if (rc != TSS2_RC_SUCCESS) {
+		snprintf(err, err_len, "the TPM refused an encrypted session: %s",
+		         Tss2_RC_Decode(rc));
+		return CKR_DEVICE_ERROR;
+	}
+	return CKR_OK;
+}
+
 CK_RV tpm_device_open(struct tpm_device *dev, const char *tcti_conf, char *err, size_t err_len)
 {
 	TSS2_RC rc;
@@ -107,6 +133,7 @@ CK_RV tpm_device_open(struct tpm_device *dev, const char *tcti_conf, char *err, 
 
 	memset(dev, 0, sizeof(*dev));
 	dev->primary = ESYS_TR_NONE;
+	dev->session = ESYS_TR_PASSWORD;
 	rv = open_tcti(dev, tcti_conf, err, err_len);
 	if (rv != CKR_OK)
 		return rv;
@@ -128,6 +155,9 @@ CK_RV tpm_device_open(struct tpm_device *dev, const char *tcti_conf, char *err, 
 		goto out;
 	}
 	rv = create_primary(dev, err, err_len);
+	/* In-process, nothing lies between hsmux and the TPM to protect against. */
+	if (rv == CKR_OK && dev->kind != TPM_TCTI_LIBTPMS)
+		rv = start_session(dev, err, err_len);
 out:
 	if (rv != CKR_OK)
 		tpm_device_close(dev);
@@ -137,6 +167,8 @@ out:
 void tpm_device_close(struct tpm_device *dev)
 {
 	if (dev->esys) {
+		if (dev->session != ESYS_TR_PASSWORD)
+			Esys_FlushContext(dev->esys, dev->session);
 		if (dev->primary != ESYS_TR_NONE)
 			Esys_FlushContext(dev->esys, dev->primary);
 		/* Only a TPM we run ourselves is shut down; others serve other processes too. */
@@ -154,6 +186,7 @@ void tpm_device_close(struct tpm_device *dev)
 	dev->tcti = NULL;
 	dev->esys = NULL;
 	dev->primary = ESYS_TR_NONE;
+	dev->session = ESYS_TR_PASSWORD;
 }
 
 void tpm_device_forget(struct tpm_device *dev)
@@ -163,6 +196,7 @@ void tpm_device_forget(struct tpm_device *dev)
 	dev->tcti = NULL;
 	dev->esys = NULL;
 	dev->primary = ESYS_TR_NONE;
+	dev->session = ESYS_TR_PASSWORD;
 }
 
 TSS2_RC tpm_rc_base(TSS2_RC rc)

@@ -23,7 +23,14 @@ struct tpm_device {
 	enum tpm_tcti_kind kind;
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
-	ESYS_TR primary;          /* the storage key, ESYS_TR_NONE until created */
+	ESYS_TR primary; /* the storage key, ESYS_TR_NONE until created */
+	/*
+	 * The session that authorizes commands: ESYS_TR_PASSWORD for the
+	 * in-process TPM, else a salted HMAC session with parameter encryption,
+	 * so that PINs and key secrets never cross the socket or the bus in
+	 * plaintext.
+	 */
+	ESYS_TR session;
 	char state_dir[PATH_MAX]; /* the libtpms NV directory; empty for other kinds */
 };
 

@@ -169,7 +169,7 @@ static CK_RV run_import(struct tpm_token *tok, const TPM2B_PUBLIC *pub,
 		return CKR_GENERAL_ERROR;
 	secret->duplicate.size = (UINT16)off;
 	for (;;) {
-		rc = Esys_Import(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		rc = Esys_Import(tok->dev.esys, tok->dev.primary, tok->dev.session, ESYS_TR_NONE,
 		                 ESYS_TR_NONE, &no_inner_key, pub, &secret->duplicate, &no_seed,
 		                 &no_inner, out);
 		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))

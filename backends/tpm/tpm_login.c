@@ -71,7 +71,7 @@ static CK_RV load_seal(struct tpm_token *tok, const TPM2B_PUBLIC *pub, const TPM
 	TSS2_RC rc;
 
 	for (;;) {
-		rc = Esys_Load(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		rc = Esys_Load(tok->dev.esys, tok->dev.primary, tok->dev.session, ESYS_TR_NONE,
 		               ESYS_TR_NONE, priv, pub, handle);
 		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))
 			break;
@@ -95,7 +95,7 @@ static CK_RV unseal(struct tpm_token *tok, const TPM2B_PUBLIC *pub, const TPM2B_
 	if (rv != CKR_OK)
 		return rv;
 	rc =
-	    Esys_Unseal(tok->dev.esys, handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+	    Esys_Unseal(tok->dev.esys, handle, tok->dev.session, ESYS_TR_NONE, ESYS_TR_NONE, &data);
 	Esys_FlushContext(tok->dev.esys, handle);
 	if (rc != TSS2_RC_SUCCESS)
 		return pin_rv(rc);
@@ -122,7 +122,7 @@ static CK_RV change_seal_auth(struct tpm_token *tok, const TPM2B_PUBLIC *pub, TP
 	rv = load_seal(tok, pub, priv, old_auth, &handle);
 	if (rv != CKR_OK)
 		return rv;
-	rc = Esys_ObjectChangeAuth(tok->dev.esys, handle, tok->dev.primary, ESYS_TR_PASSWORD,
+	rc = Esys_ObjectChangeAuth(tok->dev.esys, handle, tok->dev.primary, tok->dev.session,
 	                           ESYS_TR_NONE, ESYS_TR_NONE, new_auth, &out);
 	Esys_FlushContext(tok->dev.esys, handle);
 	if (rc != TSS2_RC_SUCCESS)
@@ -157,7 +157,7 @@ static CK_RV verify_so(struct tpm_token *tok, const TPM2B_AUTH *so_auth)
 	TSS2_RC rc;
 
 	Esys_TR_SetAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, so_auth);
-	rc = Esys_DictionaryAttackLockReset(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
+	rc = Esys_DictionaryAttackLockReset(tok->dev.esys, ESYS_TR_RH_LOCKOUT, tok->dev.session,
 	                                    ESYS_TR_NONE, ESYS_TR_NONE);
 	return rc == TSS2_RC_SUCCESS ? CKR_OK : pin_rv(rc);
 }
@@ -179,7 +179,7 @@ static CK_RV take_lockout(struct tpm_token *tok, const TPM2B_AUTH *so_auth)
 		return verify_so(tok, so_auth);
 
 	Esys_TR_SetAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, &empty);
-	rc = Esys_HierarchyChangeAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
+	rc = Esys_HierarchyChangeAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, tok->dev.session,
 	                              ESYS_TR_NONE, ESYS_TR_NONE, so_auth);
 	if (rc != TSS2_RC_SUCCESS)
 		return pin_rv(rc);
@@ -221,7 +221,7 @@ CK_RV tpm_login_init_token_locked(struct tpm_token *tok, const CK_UTF8CHAR *pin,
 	if (rv != CKR_OK)
 		goto out;
 
-	rc = Esys_DictionaryAttackParameters(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
+	rc = Esys_DictionaryAttackParameters(tok->dev.esys, ESYS_TR_RH_LOCKOUT, tok->dev.session,
 	                                     ESYS_TR_NONE, ESYS_TR_NONE, tok->da_max_tries,
 	                                     tok->da_recovery_time, tok->da_lockout_recovery);
 	if (rc != TSS2_RC_SUCCESS) {
@@ -367,7 +367,7 @@ static CK_RV set_so_pin(struct tpm_token *tok, const TPM2B_AUTH *old_auth,
 	if (rv != CKR_OK)
 		return rv;
 
-	rc = Esys_HierarchyChangeAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
+	rc = Esys_HierarchyChangeAuth(tok->dev.esys, ESYS_TR_RH_LOCKOUT, tok->dev.session,
 	                              ESYS_TR_NONE, ESYS_TR_NONE, new_auth);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);

@@ -142,7 +142,7 @@ CK_RV tpm_object_load_locked(struct tpm_token *tok, struct tpm_object *obj)
 	while (count_loaded(tok) >= tok->cache_max && tpm_object_evict_one_locked(tok))
 		;
 	for (;;) {
-		rc = Esys_Load(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		rc = Esys_Load(tok->dev.esys, tok->dev.primary, tok->dev.session, ESYS_TR_NONE,
 		               ESYS_TR_NONE, &priv, &pub, &obj->loaded);
 		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))
 			break;
@@ -166,7 +166,7 @@ TSS2_RC tpm_create_locked(struct tpm_token *tok, const TPM2B_SENSITIVE_CREATE *s
 
 	/* TPM2_Create builds the new object in a free transient slot, then flushes it. */
 	for (;;) {
-		rc = Esys_Create(tok->dev.esys, tok->dev.primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		rc = Esys_Create(tok->dev.esys, tok->dev.primary, tok->dev.session, ESYS_TR_NONE,
 		                 ESYS_TR_NONE, sensitive, tmpl, &outside, &pcrs, priv, pub, NULL,
 		                 NULL, NULL);
 		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))

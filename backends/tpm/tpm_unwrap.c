@@ -65,7 +65,7 @@ static CK_RV oaep_decrypt(struct tpm_token *tok, struct tpm_object *obj, TPMI_AL
 	rv = tpm_object_load_locked(tok, obj);
 	if (rv != CKR_OK)
 		return rv;
-	rc = Esys_RSA_Decrypt(tok->dev.esys, obj->loaded, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	rc = Esys_RSA_Decrypt(tok->dev.esys, obj->loaded, tok->dev.session, ESYS_TR_NONE,
 	                      ESYS_TR_NONE, &cipher, &scheme, label, &msg);
 	/* libtpms 0.9 returns TPM2_RC_FAILURE for a padding error (see tpm_crypto.c). */
 	if (tpm_rc_base(rc) == TPM2_RC_VALUE || rc == TPM2_RC_FAILURE)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The tpm backend over swtpm's TCTI: the test starts swtpm on 127.0.0.1 at a
 # free port, generates and uses keys through libhsmux.so from one process,
-# then from a second one on the same store, and stops swtpm.
+# then from a second one on the same store, tries a wrong PIN, and stops
+# swtpm.
 # Usage: test_tpm_swtpm.sh TPM_PERSIST MODULE
 set -euo pipefail
 
@@ -72,3 +73,9 @@ echo "swtpm: 2 keys generated, found again and signing in a new process"
 out=$("$PERSIST" check "$MODULE" "$DIR") || fail "store inconsistent after two writers: $out"
 [ "$out" = "keys 5" ] || fail "expected 'keys 5' after two writers, got '$out'"
 echo "swtpm: a second process added 3 keys; 5 keys in a consistent store"
+
+# Over swtpm, commands run in a salted HMAC session with parameter
+# encryption; a failed PIN must leave that session usable.
+out=$("$PERSIST" wrongpin "$MODULE" "$DIR") || fail "login after a wrong PIN failed: $out"
+[ "$out" = "keys 5" ] || fail "expected 'keys 5' after a wrong PIN, got '$out'"
+echo "swtpm: a wrong PIN is CKR_PIN_INCORRECT, and the right one works after it"

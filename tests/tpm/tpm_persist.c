@@ -7,6 +7,8 @@
  *   tpm_persist check MODULE DIR     sign with every key and verify
  *   tpm_persist fork MODULE DIR      generate a key, fork, C_Finalize in the
  *                                    parent, and sign in the child
+ *   tpm_persist wrongpin MODULE DIR  a wrong user PIN, then the right one and
+ *                                    check, all in one process
  *
  * gen and genloop print "generated LABEL" once C_GenerateKeyPair has
  * returned. check prints "keys N" and fails when a private key lacks its
@@ -171,13 +173,34 @@ static int fork_and_sign(CK_SESSION_HANDLE s, const char *dir)
 	return 0;
 }
 
+/* A failed authorization must leave the TPM session usable for the next login. */
+static int wrong_then_right(CK_SESSION_HANDLE s)
+{
+	static CK_UTF8CHAR wrong[] = "not-the-pin";
+	CK_RV rv;
+
+	p11->C_Logout(s);
+	rv = p11->C_Login(s, CKU_USER, wrong, sizeof(wrong) - 1);
+	if (rv != CKR_PIN_INCORRECT) {
+		fprintf(stderr, "a wrong PIN gave 0x%lx, not CKR_PIN_INCORRECT\n", rv);
+		return 1;
+	}
+	rv = p11->C_Login(s, CKU_USER, (CK_UTF8CHAR *)TPM_P11_USER_PIN, strlen(TPM_P11_USER_PIN));
+	if (rv != CKR_OK) {
+		fprintf(stderr, "the right PIN after a wrong one gave 0x%lx\n", rv);
+		return 1;
+	}
+	return check(s);
+}
+
 int main(int argc, char **argv)
 {
 	CK_SESSION_HANDLE s;
 	int rc;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s gen|genloop|check|fork MODULE DIR [N]\n", argv[0]);
+		fprintf(stderr, "usage: %s gen|genloop|check|fork|wrongpin MODULE DIR [N]\n",
+		        argv[0]);
 		return 2;
 	}
 	s = start(argv[2], argv[3]);
@@ -189,6 +212,8 @@ int main(int argc, char **argv)
 		rc = generate(s, argc > 4 ? strtol(argv[4], NULL, 10) : 2, false);
 	else if (strcmp(argv[1], "genloop") == 0)
 		rc = generate(s, -1, true);
+	else if (strcmp(argv[1], "wrongpin") == 0)
+		rc = wrong_then_right(s);
 	else if (strcmp(argv[1], "fork") == 0)
 		return fork_and_sign(s, argv[3]);
 	else
