@@ -146,7 +146,7 @@ CK_RV hsmux_policy_get_mechanism_list(struct hsmux_backend *be, CK_SLOT_ID bslot
  */
 void hsmux_policy_forget_session_objects(const struct hsmux_backend *be, CK_SLOT_ID bslot);
 void hsmux_policy_forget_slot(const struct hsmux_backend *be, CK_SLOT_ID bslot);
-/* For code that changes or destroys an object around the policy (the admin interface). */
+/* Drops obj from the cache, for code that makes or destroys objects around the policy. */
 void hsmux_policy_forget_object(const struct hsmux_backend *be, CK_SLOT_ID bslot,
                                 CK_OBJECT_HANDLE obj);
 void hsmux_policy_forget_all(void);

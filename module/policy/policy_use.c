@@ -11,6 +11,9 @@
 
 #define PAIR_SEARCH_MAX 16
 
+/* Keeps a slow path out of its caller, so that the fast path saves no registers for it. */
+#define NOINLINE __attribute__((noinline))
+
 /* Finds the other halves of an RSA key pair by modulus, in a session of its own. */
 static unsigned int search_pair_roles(const struct hsmux_session_ref *s,
                                       const struct key_info *info, CK_OBJECT_HANDLE obj)
@@ -148,9 +151,8 @@ static CK_RV check_key_rsa_sd(const struct hsmux_session_ref *s, enum hsmux_key_
  * The rules that need the key's attributes; see hsmux_policy_check_key_use().
  * Kept out of line so that the sign fast path sets up no frame for them.
  */
-static __attribute__((noinline)) CK_RV check_key_attrs(const struct hsmux_session_ref *s,
-                                                       enum hsmux_key_use use, unsigned int verdict,
-                                                       CK_OBJECT_HANDLE key)
+static NOINLINE CK_RV check_key_attrs(const struct hsmux_session_ref *s, enum hsmux_key_use use,
+                                      unsigned int verdict, CK_OBJECT_HANDLE key)
 {
 	bool crypt = use == HSMUX_USE_ENCRYPT || use == HSMUX_USE_DECRYPT;
 	struct key_info info;
@@ -187,9 +189,8 @@ static __thread struct use_memo last_pass[HSMUX_USE_VERIFY_RECOVER + 1]
     __attribute__((tls_model("initial-exec")));
 
 /* Every check of a key-based *Init; records a pass in last_pass. */
-static __attribute__((noinline)) CK_RV check_key_use(const struct hsmux_session_ref *s,
-                                                     enum hsmux_key_use use,
-                                                     const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+static NOINLINE CK_RV check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
+                                    const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
 	uint64_t epoch = key_info_epoch();
 	unsigned int verdict = policy_mech_verdict(policy_of(s->be), mech->mechanism);

@@ -11,6 +11,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "hsmux/admin.h"
 #include "module/trace.h"
 
 #include "tests/policy/policy_fixture.h"
@@ -551,6 +552,121 @@ static void test_cache_threads(void)
 	fixture_stop();
 }
 
+/* The verdict memo answers as the rules do, for standard, vendor and very large types. */
+static void test_mechanism_memo(void)
+{
+	static const char *const lines[] = {
+	    "mechanisms-allow = CKM_MD5",
+	    "mechanisms-deny = 0x80001234, 0xff00000000000001, CKM_SHA384",
+	    NULL,
+	};
+	struct hsmux_session_ref s = fixture_start(lines);
+	const CK_MECHANISM_TYPE denied[] = {CKM_DES3_CBC, CKM_MD5_HMAC, CKM_SHA384, 0x80001234,
+	                                    0xff00000000000001};
+	const CK_MECHANISM_TYPE allowed[] = {CKM_MD5, CKM_SHA256, CKM_AES_GCM, 0x80001235,
+	                                     0xff00000000000002};
+
+	/* Twice each, and after every other type, so that both memo hits and evictions count. */
+	for (int round = 0; round < 2; round++) {
+		for (CK_MECHANISM_TYPE m = 0; m < 0x1200; m++)
+			hsmux_policy_mechanism_allowed(s.be, m);
+		for (size_t i = 0; i < 5; i++) {
+			CU_ASSERT_FALSE(hsmux_policy_mechanism_allowed(s.be, denied[i]));
+			CU_ASSERT_FALSE(hsmux_policy_mechanism_allowed(s.be, denied[i]));
+			CU_ASSERT_TRUE(hsmux_policy_mechanism_allowed(s.be, allowed[i]));
+			CU_ASSERT_TRUE(hsmux_policy_mechanism_allowed(s.be, allowed[i]));
+		}
+	}
+	/* A backend without a policy of its own gets the strict default, memo and all. */
+	s.be->policy = NULL;
+	CU_ASSERT_FALSE(hsmux_policy_mechanism_allowed(s.be, CKM_MD5));
+	CU_ASSERT_FALSE(hsmux_policy_mechanism_allowed(s.be, CKM_MD5));
+	CU_ASSERT_TRUE(hsmux_policy_mechanism_allowed(s.be, CKM_SHA384));
+	s.be->policy = fixture_policy;
+	fixture_stop();
+}
+
+/*
+ * A pass that a thread remembers holds only until the cache forgets: a key
+ * changed around hsmux (here straight through the backend) is checked again
+ * once the router reports that the slot's objects may have changed.
+ */
+static void test_key_use_memo_forgotten(void)
+{
+	struct hsmux_session_ref s = fixture_start(strict);
+	CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0}, hmac = {CKM_SHA256_HMAC, NULL, 0};
+	CK_OBJECT_HANDLE key = fixture_legacy_aes(32, CKA_ENCRYPT, 1, CKA_WRAP, 0, CKA_UNWRAP, 0,
+	                                          CKA_SENSITIVE, 1, LEGACY_END);
+	CK_ATTRIBUTE wrap = BOOL_ATTR(CKA_WRAP, yes);
+	CK_ATTRIBUTE label = {CKA_LABEL, (void *)HSMUX_SD_KEY_LABEL,
+	                      sizeof(HSMUX_SD_KEY_LABEL) - 1};
+
+	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, key), CKR_OK);
+	CU_ASSERT_EQUAL(s.be->ops->set_attribute_value(s.be, s.bsess, key, &wrap, 1), CKR_OK);
+	hsmux_policy_forget_slot(s.be, 0);
+	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, key),
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
+
+	/* The same for a label the admin interface gives: HMAC then finds the SD key. */
+	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN, &hmac, key), CKR_OK);
+	CU_ASSERT_EQUAL(s.be->ops->set_attribute_value(s.be, s.bsess, key, &label, 1), CKR_OK);
+	hsmux_policy_forget_object(s.be, 0, key);
+	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_SIGN, &hmac, key),
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
+	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_VERIFY, &hmac, key),
+	                CKR_KEY_FUNCTION_NOT_PERMITTED);
+	fixture_stop();
+}
+
+struct mixed_arg {
+	const struct hsmux_session_ref *s;
+	CK_OBJECT_HANDLE good, mixed;
+	int wrong;
+};
+
+/* Alternates a key that may encrypt with one that mixes roles, and checks both results. */
+static void *check_mixed_repeatedly(void *p)
+{
+	struct mixed_arg *arg = p;
+	CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
+
+	for (int i = 0; i < 4000; i++) {
+		CK_OBJECT_HANDLE key = i % 2 ? arg->mixed : arg->good;
+		CK_RV want = i % 2 ? CKR_KEY_FUNCTION_NOT_PERMITTED : CKR_OK;
+
+		if (hsmux_policy_check_key_use(arg->s, HSMUX_USE_ENCRYPT, &ecb, key) != want)
+			arg->wrong++;
+	}
+	return NULL;
+}
+
+/* Lock-free readers never see one key's entry for another's while writers churn the cache. */
+static void test_cache_threads_mixed(void)
+{
+	struct hsmux_session_ref s = fixture_start(strict);
+	struct mixed_arg args[2];
+	pthread_t threads[2];
+	CK_OBJECT_HANDLE good = new_key(&s, 32, CKA_ENCRYPT);
+	CK_OBJECT_HANDLE mixed =
+	    fixture_legacy_aes(32, CKA_WRAP, 1, CKA_ENCRYPT, 1, CKA_SENSITIVE, 1, LEGACY_END);
+
+	for (int t = 0; t < 2; t++) {
+		args[t] = (struct mixed_arg){.s = &s, .good = good, .mixed = mixed};
+		CU_ASSERT_EQUAL_FATAL(
+		    pthread_create(&threads[t], NULL, check_mixed_repeatedly, &args[t]), 0);
+	}
+	for (int i = 0; i < 1000; i++) {
+		hsmux_policy_forget_object(s.be, 0, i % 2 ? mixed : good);
+		if (i % 100 == 0)
+			hsmux_policy_forget_all();
+	}
+	for (int t = 0; t < 2; t++) {
+		pthread_join(threads[t], NULL);
+		CU_ASSERT_EQUAL(args[t].wrong, 0);
+	}
+	fixture_stop();
+}
+
 int main(void)
 {
 	CU_pSuite suite;
@@ -576,6 +692,9 @@ int main(void)
 	CU_add_test(suite, "test_policy_cache_session_objects", test_cache_session_objects);
 	CU_add_test(suite, "test_policy_rejections_traced", test_rejections_traced);
 	CU_add_test(suite, "test_policy_cache_threads", test_cache_threads);
+	CU_add_test(suite, "test_policy_mechanism_memo", test_mechanism_memo);
+	CU_add_test(suite, "test_policy_key_use_memo_forgotten", test_key_use_memo_forgotten);
+	CU_add_test(suite, "test_policy_cache_threads_mixed", test_cache_threads_mixed);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
