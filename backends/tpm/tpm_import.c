@@ -1,11 +1,13 @@
 /*
  * TPM2_Import of a private key that arrives in plaintext (after
- * CKM_RSA_AES_KEY_WRAP's unwrap), with neither an inner nor an outer
- * wrapper: the duplicate is the marshaled TPM2B_SENSITIVE itself. The TPM
- * rejects such an import for keys with fixedTPM or fixedParent, so
- * imported keys have both clear. Their authPolicy is empty, so no policy
- * session can authorize TPM2_Duplicate, and they cannot leave the TPM
- * either.
+ * CKM_RSA_AES_KEY_WRAP's unwrap). The sensitive area goes in under an inner
+ * wrapper (TPM 2.0 Part 1, "Inner Duplication Wrapper"): AES-128 CFB with a
+ * fresh key, over an integrity digest and the marshaled TPM2B_SENSITIVE.
+ * The wrapper key is the command's first parameter, so an encrypted session
+ * (device and swtpm TPMs) hides it, and with it the key. There is no outer
+ * wrapper, which the TPM allows only for keys with fixedTPM and fixedParent
+ * clear. Their authPolicy is empty, so no policy session can authorize
+ * TPM2_Duplicate, and they cannot leave the TPM either.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
 
@@ -23,7 +26,9 @@
 /* The secret inputs of TPM2_Import, kept together so that one mlock covers them. */
 struct import_secret {
 	TPM2B_SENSITIVE sensitive;
+	BYTE inner[2 + SHA256_DIGEST_LENGTH + sizeof(TPM2B_SENSITIVE)]; /* before encryption */
 	TPM2B_PRIVATE duplicate;
+	TPM2B_DATA wrapper_key;
 };
 
 static bool template_bool(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ATTRIBUTE_TYPE type,
@@ -154,24 +159,88 @@ static CK_RV make_areas(const struct tpm_token *tok, const EVP_PKEY *pkey, const
 	return RAND_bytes(sens->seedValue.buffer, 32) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
 }
 
+/* The object's Name: its name algorithm and the digest of its marshaled public area. */
+static bool object_name(const TPM2B_PUBLIC *pub, BYTE name[2 + SHA256_DIGEST_LENGTH])
+{
+	BYTE area[sizeof(TPMT_PUBLIC)];
+	size_t off = 0;
+
+	if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, area, sizeof(area), &off) !=
+	    TSS2_RC_SUCCESS)
+		return false;
+	name[0] = (BYTE)(TPM2_ALG_SHA256 >> 8);
+	name[1] = (BYTE)TPM2_ALG_SHA256;
+	SHA256(area, off, name + 2);
+	return true;
+}
+
+/*
+ * Builds the inner wrapper: duplicate = AES-128-CFB(wrapper_key, IV 0,
+ * size || SHA-256(sensitive || Name) || sensitive), with sensitive the
+ * marshaled TPM2B_SENSITIVE.
+ */
+static CK_RV inner_wrap(const TPM2B_PUBLIC *pub, struct import_secret *secret)
+{
+	static const BYTE zero_iv[16];
+	BYTE name[2 + SHA256_DIGEST_LENGTH];
+	BYTE *sens = secret->inner + 2 + SHA256_DIGEST_LENGTH;
+	size_t sens_len = 0, inner_len;
+	EVP_CIPHER_CTX *ctx;
+	EVP_MD_CTX *md;
+	int n = 0, m = 0;
+	bool ok;
+
+	if (Tss2_MU_TPM2B_SENSITIVE_Marshal(&secret->sensitive, sens, sizeof(TPM2B_SENSITIVE),
+	                                    &sens_len) != TSS2_RC_SUCCESS ||
+	    !object_name(pub, name))
+		return CKR_GENERAL_ERROR;
+	secret->inner[0] = 0;
+	secret->inner[1] = SHA256_DIGEST_LENGTH;
+	md = EVP_MD_CTX_new();
+	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, sens, sens_len) == 1 &&
+	     EVP_DigestUpdate(md, name, sizeof(name)) == 1 &&
+	     EVP_DigestFinal_ex(md, secret->inner + 2, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok)
+		return CKR_FUNCTION_FAILED;
+	inner_len = 2 + SHA256_DIGEST_LENGTH + sens_len;
+	if (inner_len > sizeof(secret->duplicate.buffer))
+		return CKR_GENERAL_ERROR;
+
+	secret->wrapper_key.size = 16;
+	if (RAND_bytes(secret->wrapper_key.buffer, 16) != 1)
+		return CKR_FUNCTION_FAILED;
+	ctx = EVP_CIPHER_CTX_new();
+	ok = ctx &&
+	     EVP_EncryptInit_ex(ctx, EVP_aes_128_cfb128(), NULL, secret->wrapper_key.buffer,
+	                        zero_iv) == 1 &&
+	     EVP_EncryptUpdate(ctx, secret->duplicate.buffer, &n, secret->inner, (int)inner_len) ==
+	         1 &&
+	     EVP_EncryptFinal_ex(ctx, secret->duplicate.buffer + n, &m) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	if (!ok)
+		return CKR_FUNCTION_FAILED;
+	secret->duplicate.size = (UINT16)(n + m);
+	return CKR_OK;
+}
+
 static CK_RV run_import(struct tpm_token *tok, const TPM2B_PUBLIC *pub,
                         struct import_secret *secret, TPM2B_PRIVATE **out)
 {
-	TPM2B_DATA no_inner_key = {0};
 	TPM2B_ENCRYPTED_SECRET no_seed = {0};
-	TPMT_SYM_DEF_OBJECT no_inner = {.algorithm = TPM2_ALG_NULL};
-	size_t off = 0;
+	TPMT_SYM_DEF_OBJECT inner = {
+	    .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
 	TSS2_RC rc;
+	CK_RV rv;
 
-	if (Tss2_MU_TPM2B_SENSITIVE_Marshal(&secret->sensitive, secret->duplicate.buffer,
-	                                    sizeof(secret->duplicate.buffer),
-	                                    &off) != TSS2_RC_SUCCESS)
-		return CKR_GENERAL_ERROR;
-	secret->duplicate.size = (UINT16)off;
+	rv = inner_wrap(pub, secret);
+	if (rv != CKR_OK)
+		return rv;
 	for (;;) {
 		rc = Esys_Import(tok->dev.esys, tok->dev.primary, tok->dev.session, ESYS_TR_NONE,
-		                 ESYS_TR_NONE, &no_inner_key, pub, &secret->duplicate, &no_seed,
-		                 &no_inner, out);
+		                 ESYS_TR_NONE, &secret->wrapper_key, pub, &secret->duplicate,
+		                 &no_seed, &inner, out);
 		if (tpm_rc_base(rc) != TPM2_RC_OBJECT_MEMORY || !tpm_object_evict_one_locked(tok))
 			break;
 	}
