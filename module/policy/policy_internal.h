@@ -180,8 +180,8 @@ CK_RV key_info_get(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj, stru
 void key_info_set_pair(const struct hsmux_session_ref *s, CK_OBJECT_HANDLE obj,
                        unsigned int pair_roles, uint64_t generation);
 void key_info_forget(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJECT_HANDLE obj);
-/* See policy_cache.c; read it with key_info_epoch(). */
-extern uint64_t policy_key_epoch;
+/* See policy_cache.c; read it with key_info_epoch(). Hidden: no GOT load on the fast path. */
+extern uint64_t policy_key_epoch __attribute__((visibility("hidden")));
 
 /* Moves on every forget and every creation through hsmux: answers older than it may be stale. */
 static inline uint64_t key_info_epoch(void)

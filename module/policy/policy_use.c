@@ -3,6 +3,7 @@
  * C_DigestKey and the operation state, and the role check of an RSA key
  * pair taken as a whole.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -147,12 +148,9 @@ static CK_RV check_key_rsa_sd(const struct hsmux_session_ref *s, enum hsmux_key_
 	return CKR_OK;
 }
 
-/*
- * The rules that need the key's attributes; see hsmux_policy_check_key_use().
- * Kept out of line so that the sign fast path sets up no frame for them.
- */
-static NOINLINE CK_RV check_key_attrs(const struct hsmux_session_ref *s, enum hsmux_key_use use,
-                                      unsigned int verdict, CK_OBJECT_HANDLE key)
+/* The rules that need the key's attributes; see hsmux_policy_check_key_use(). */
+static CK_RV check_key_attrs(const struct hsmux_session_ref *s, enum hsmux_key_use use,
+                             unsigned int verdict, CK_OBJECT_HANDLE key)
 {
 	bool crypt = use == HSMUX_USE_ENCRYPT || use == HSMUX_USE_DECRYPT;
 	struct key_info info;
@@ -169,26 +167,60 @@ static NOINLINE CK_RV check_key_attrs(const struct hsmux_session_ref *s, enum hs
 	return CKR_OK;
 }
 
-/* A key use that passed, as last_pass records it. */
-struct use_memo {
+/*
+ * The last *Init of each use that passed, per backend session: a session
+ * that signs again with the same key and mechanism gets its result here, as
+ * long as no object was forgotten or created since (the epoch), which is
+ * when the checks could return otherwise. Sessions map to entries by hash;
+ * two sessions that share an entry only evict each other.
+ *
+ * An entry's sequence number is odd while a writer fills it. A writer takes
+ * it with a compare-and-swap and gives up if another one holds it, and a
+ * reader that finds it odd, or changed after the read, checks in full. So
+ * no thread ever waits here, and an entry left odd by fork() only costs
+ * the child the full check.
+ */
+#define PASS_SESSIONS 128
+#define PASS_USES     (HSMUX_USE_VERIFY_RECOVER + 1)
+
+struct pass_entry {
+	_Atomic unsigned int seq;
 	const struct hsmux_backend *be;
 	CK_SLOT_ID vslot;
+	CK_SESSION_HANDLE bsess;
 	CK_OBJECT_HANDLE key;
 	CK_MECHANISM_TYPE mech;
 	uint64_t epoch; /* key_info_epoch() before the checks; 0 while empty */
-};
+} __attribute__((aligned(64)));
 
-/*
- * The last *Init of each use that passed, per thread: a thread that signs
- * again with the same key and mechanism gets its answer here, as long as
- * no object was forgotten or created since (the epoch), which is when the
- * checks could answer otherwise. Initial-exec TLS is one load; the few
- * hundred bytes fit the static TLS that glibc keeps for dlopen'ed modules.
- */
-static __thread struct use_memo last_pass[HSMUX_USE_VERIFY_RECOVER + 1]
-    __attribute__((tls_model("initial-exec")));
+static struct pass_entry pass_memo[PASS_SESSIONS][PASS_USES];
 
-/* Every check of a key-based *Init; records a pass in last_pass. */
+/* Backend session handles are mostly small counters, so their low bits spread well. */
+static struct pass_entry *pass_entry_of(const struct hsmux_session_ref *s, enum hsmux_key_use use)
+{
+	return &pass_memo[(size_t)s->bsess % PASS_SESSIONS][use];
+}
+
+static void pass_record(const struct hsmux_session_ref *s, enum hsmux_key_use use,
+                        CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, uint64_t epoch)
+{
+	struct pass_entry *e = pass_entry_of(s, use);
+	unsigned int seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
+
+	if ((seq & 1) || !atomic_compare_exchange_strong_explicit(
+	                     &e->seq, &seq, seq + 1, memory_order_acquire, memory_order_relaxed))
+		return;
+	atomic_thread_fence(memory_order_release);
+	e->be = s->be;
+	e->vslot = s->vslot;
+	e->bsess = s->bsess;
+	e->key = key;
+	e->mech = mech;
+	e->epoch = epoch;
+	atomic_store_explicit(&e->seq, seq + 2, memory_order_release);
+}
+
+/* Every check of a key-based *Init; records a pass in pass_memo. */
 static NOINLINE CK_RV check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
                                     const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
@@ -210,17 +242,20 @@ static NOINLINE CK_RV check_key_use(const struct hsmux_session_ref *s, enum hsmu
 		if (rv != CKR_OK)
 			return rv;
 	}
-	last_pass[use] = (struct use_memo){s->be, s->vslot, key, mech->mechanism, epoch};
+	pass_record(s, use, mech->mechanism, key, epoch);
 	return CKR_OK;
 }
 
 CK_RV hsmux_policy_check_key_use(const struct hsmux_session_ref *s, enum hsmux_key_use use,
                                  const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
-	const struct use_memo *m = &last_pass[use];
+	const struct pass_entry *e = pass_entry_of(s, use);
+	unsigned int seq = atomic_load_explicit(&e->seq, memory_order_acquire);
+	bool hit = !(seq & 1) && e->key == key && e->mech == mech->mechanism && e->be == s->be &&
+	           e->bsess == s->bsess && e->vslot == s->vslot && e->epoch == key_info_epoch();
 
-	if (m->key == key && m->mech == mech->mechanism && m->be == s->be && m->vslot == s->vslot &&
-	    m->epoch == key_info_epoch())
+	atomic_thread_fence(memory_order_acquire);
+	if (hit && atomic_load_explicit(&e->seq, memory_order_relaxed) == seq)
 		return CKR_OK;
 	return check_key_use(s, use, mech, key);
 }

@@ -177,7 +177,7 @@ static void test_policy_sd_own_hmac_key_signs(void)
 	CU_ASSERT_EQUAL_FATAL(m.fl->C_Sign(m.s, data, sizeof(data) - 1, mac, &len), CKR_OK);
 	CU_ASSERT_EQUAL(len, 32);
 	CU_ASSERT_EQUAL(memcmp(mac, expected, 32), 0);
-	/* The second time comes from the per-thread memo and still signs the same. */
+	/* The second time comes from the session's record of passes and still signs the same. */
 	CU_ASSERT_EQUAL_FATAL(m.fl->C_SignInit(m.s, &hmac, key), CKR_OK);
 	len = sizeof(mac);
 	CU_ASSERT_EQUAL_FATAL(m.fl->C_Sign(m.s, data, sizeof(data) - 1, mac, &len), CKR_OK);

@@ -587,7 +587,7 @@ static void test_mechanism_memo(void)
 }
 
 /*
- * A pass that a thread remembers holds only until the cache forgets: a key
+ * A pass that a session records holds only until the cache forgets: a key
  * changed around hsmux (here straight through the backend) is checked again
  * once the router reports that the slot's objects may have changed.
  */
