@@ -5,7 +5,7 @@
  * Token calls take the instance first and then the arguments of the
  * PKCS#11 function of the same name, with the backend's own slot IDs and
  * session handles. The router has already checked the arguments that it can
- * check, so a backend sees no NULL where the spec forbids one. An op left
+ * check, so a backend gets no NULL where the spec forbids one. An op left
  * NULL means the backend lacks the function: the router answers
  * CKR_FUNCTION_NOT_SUPPORTED for it.
  *

@@ -340,7 +340,7 @@ CK_RV C_Logout(CK_SESSION_HANDLE h)
 	return session_done(&s, "C_Logout", h, rv);
 }
 
-/* Parallel functions are legacy: the spec's answer is CKR_FUNCTION_NOT_PARALLEL. */
+/* Parallel functions are legacy: the spec's return value for them is CKR_FUNCTION_NOT_PARALLEL. */
 CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE h)
 {
 	struct hsmux_session_ref s;

@@ -244,7 +244,7 @@ static const char *section_file(const struct hsmux_config_section *sec)
 	return sec->file ? sec->file : "(built-in default config)";
 }
 
-/* Refuses keys that neither every backend nor this type knows. */
+/* Rejects keys that are neither common to every backend nor defined by this type. */
 static CK_RV check_keys(const struct hsmux_config_section *sec,
 			const struct hsmux_backend_ops *ops, char *err, size_t len)
 {

@@ -211,7 +211,7 @@ CK_RV p11_login_user(struct hsmux_backend *be, CK_SESSION_HANDLE session, CK_USE
 
 	if (p->fl3)
 		return p->fl3->C_LoginUser(session, user, pin, pin_len, username, username_len);
-	/* A 2.40 module knows no user names: only the nameless login maps onto C_Login. */
+	/* A 2.40 module has no user names: only a login without a name maps onto C_Login. */
 	if (!username || username_len == 0)
 		return p->fl->C_Login(session, user, pin, pin_len);
 	return CKR_FUNCTION_NOT_SUPPORTED;

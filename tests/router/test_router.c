@@ -318,7 +318,7 @@ static void test_softhsm_as_pkcs11(void)
 	CU_ASSERT_EQUAL(fl->C_Finalize(NULL), CKR_OK);
 	unsetenv("SOFTHSM2_CONF");
 
-	/* The token landed where SOFTHSM2_CONF said, not in an hsmux store. */
+	/* The token is in the directory that SOFTHSM2_CONF names, not in an hsmux store. */
 	snprintf(conf, sizeof(conf), "ls %s | grep -q .", tokens);
 	CU_ASSERT_EQUAL(system(conf), 0);
 }
