@@ -79,7 +79,8 @@ struct cache_bucket {
 static struct {
 	pthread_mutex_t lock;
 	struct cache_bucket buckets[CACHE_BUCKETS];
-	size_t n_entries; /* ways in use */
+	size_t n_entries;         /* ways in use */
+	size_t n_session_entries; /* of them, those of session objects (no CKA_TOKEN) */
 	uint64_t generation;
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1};
 
@@ -186,13 +187,32 @@ static struct cache_entry *find_locked(struct cache_bucket *b, const struct hsmu
 	return NULL;
 }
 
+static bool is_session_entry(const struct cache_entry *e)
+{
+	return !(e->info.flags & KEY_TOKEN);
+}
+
+/* Frees a way in use, so that readers no longer find it. */
+static void entry_clear_locked(struct cache_bucket *b, struct cache_entry *e)
+{
+	bucket_write_begin(b);
+	e->be = NULL;
+	bucket_write_end(b);
+	cache.n_entries--;
+	if (is_session_entry(e))
+		cache.n_session_entries--;
+}
+
 /* Drops entries that match; a NULL be matches every entry. */
 static void drop_matching(const struct hsmux_backend *be, CK_SLOT_ID bslot, bool whole_slot,
                           bool session_objects_only)
 {
+	size_t *left = session_objects_only ? &cache.n_session_entries : &cache.n_entries;
+
 	cache_lock();
 	epoch_bump();
-	for (size_t i = 0; i < CACHE_BUCKETS && cache.n_entries; i++) {
+	/* C_CloseSession comes here each time: skip the walk when nothing can match. */
+	for (size_t i = 0; i < CACHE_BUCKETS && *left; i++) {
 		struct cache_bucket *b = &cache.buckets[i];
 
 		for (size_t w = 0; w < CACHE_WAYS; w++) {
@@ -200,12 +220,8 @@ static void drop_matching(const struct hsmux_backend *be, CK_SLOT_ID bslot, bool
 			bool match =
 			    e->be && (!be || (e->be == be && (whole_slot || e->bslot == bslot)));
 
-			if (!match || (session_objects_only && (e->info.flags & KEY_TOKEN)))
-				continue;
-			bucket_write_begin(b);
-			e->be = NULL;
-			bucket_write_end(b);
-			cache.n_entries--;
+			if (match && (!session_objects_only || is_session_entry(e)))
+				entry_clear_locked(b, e);
 		}
 	}
 	cache_unlock();
@@ -219,12 +235,8 @@ void key_info_forget(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OBJECT
 	cache_lock();
 	epoch_bump();
 	e = find_locked(b, be, bslot, obj);
-	if (e) {
-		bucket_write_begin(b);
-		e->be = NULL;
-		bucket_write_end(b);
-		cache.n_entries--;
-	}
+	if (e)
+		entry_clear_locked(b, e);
 	cache_unlock();
 }
 
@@ -363,12 +375,14 @@ static void cache_insert(const struct hsmux_backend *be, CK_SLOT_ID bslot, CK_OB
 	if (!e) {
 		e = &b->way[b->victim];
 		b->victim = (b->victim + 1) % CACHE_WAYS;
-		cache.n_entries--;
+		entry_clear_locked(b, e);
 	}
-	cache.n_entries++;
 	bucket_write_begin(b);
 	*e = (struct cache_entry){.be = be, .bslot = bslot, .obj = obj, .info = *info};
 	bucket_write_end(b);
+	cache.n_entries++;
+	if (is_session_entry(e))
+		cache.n_session_entries++;
 	cache_unlock();
 }
 

@@ -472,6 +472,26 @@ static void test_cache_session_objects(void)
 	fixture_stop();
 }
 
+/* A token object's entry outlives the end of the sessions, but not C_InitToken's forget. */
+static void test_cache_token_objects(void)
+{
+	struct hsmux_session_ref s = fixture_start(strict);
+	CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
+	CK_OBJECT_HANDLE key = fixture_legacy_aes(32, CKA_TOKEN, 1, CKA_ENCRYPT, 1, CKA_WRAP, 0,
+	                                          CKA_UNWRAP, 0, CKA_SENSITIVE, 1, LEGACY_END);
+	unsigned int reads;
+
+	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, key), CKR_OK);
+	reads = mock_calls.get_attribute_value;
+	hsmux_policy_forget_session_objects(&fixture_be, 0);
+	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, key), CKR_OK);
+	CU_ASSERT_EQUAL(mock_calls.get_attribute_value, reads);
+	hsmux_policy_forget_slot(&fixture_be, 0);
+	CU_ASSERT_EQUAL(hsmux_policy_check_key_use(&s, HSMUX_USE_ENCRYPT, &ecb, key), CKR_OK);
+	CU_ASSERT_EQUAL(mock_calls.get_attribute_value, reads + 1);
+	fixture_stop();
+}
+
 static void test_rejections_traced(void)
 {
 	struct hsmux_session_ref s = fixture_start(strict);
@@ -690,6 +710,7 @@ int main(void)
 	CU_add_test(suite, "test_policy_legacy_rsa_pair", test_legacy_rsa_pair);
 	CU_add_test(suite, "test_policy_cache_reads_once", test_cache_reads_once);
 	CU_add_test(suite, "test_policy_cache_session_objects", test_cache_session_objects);
+	CU_add_test(suite, "test_policy_cache_token_objects", test_cache_token_objects);
 	CU_add_test(suite, "test_policy_rejections_traced", test_rejections_traced);
 	CU_add_test(suite, "test_policy_cache_threads", test_cache_threads);
 	CU_add_test(suite, "test_policy_mechanism_memo", test_mechanism_memo);
