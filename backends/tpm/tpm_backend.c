@@ -25,6 +25,7 @@
 #include "backends/tpm/tpm_file.h"
 #include "backends/tpm/tpm_object_ops.h"
 #include "backends/tpm/tpm_token.h"
+#include "backends/tpm/tpm_verify.h"
 #include "module/config.h"
 
 #define DEFAULT_DA_MAX_TRIES        10
@@ -621,8 +622,8 @@ const struct hsmux_backend_ops hsmux_tpm_backend_ops = {
     .find_objects_init = tpm_find_objects_init,
     .find_objects = tpm_find_objects,
     .find_objects_final = tpm_find_objects_final,
-    .encrypt_init = tpm_encrypt_init,
-    .encrypt = tpm_encrypt,
+    .encrypt_init = tpm_pub_encrypt_init,
+    .encrypt = tpm_pub_encrypt,
     .decrypt_init = tpm_decrypt_init,
     .decrypt = tpm_decrypt,
     .digest_init = tpm_digest_init,
@@ -633,6 +634,10 @@ const struct hsmux_backend_ops hsmux_tpm_backend_ops = {
     .sign = tpm_sign,
     .sign_update = tpm_sign_update,
     .sign_final = tpm_sign_final,
+    .verify_init = tpm_verify_init,
+    .verify = tpm_verify,
+    .verify_update = tpm_verify_update,
+    .verify_final = tpm_verify_final,
     .generate_key = tpm_generate_key,
     .generate_key_pair = tpm_generate_key_pair,
     .unwrap_key = tpm_unwrap_key,

@@ -88,8 +88,8 @@ static CK_RV get_private_key(struct tpm_token *tok, CK_OBJECT_HANDLE h, CK_KEY_T
  * conformance test verifies that with OpenSSL.
  * NOTE: a hardware TPM may pick another salt length; only libtpms is tested.
  */
-static CK_RV check_pss_params(const struct tpm_token *tok, const CK_MECHANISM *mech,
-                              TPMI_ALG_HASH *hash)
+CK_RV tpm_check_pss_params(const struct tpm_token *tok, const CK_MECHANISM *mech,
+                           TPMI_ALG_HASH *hash)
 {
 	const CK_RSA_PKCS_PSS_PARAMS *p = mech->pParameter;
 	TPMI_ALG_HASH h, own = tpm_mech_hash_of_ckm(mech->mechanism);
@@ -123,7 +123,7 @@ CK_RV tpm_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 	if (tok->login != CKU_USER)
 		return CKR_USER_NOT_LOGGED_IN;
 	if (is_pss_mech(mech->mechanism)) {
-		rv = check_pss_params(tok, mech, &hash);
+		rv = tpm_check_pss_params(tok, mech, &hash);
 		if (rv != CKR_OK)
 			return rv;
 	} else if (mech->ulParameterLen != 0) {
@@ -156,8 +156,7 @@ static size_t signature_size(const struct tpm_object *obj)
 	return params && params->ulValueLen == 7 ? 96 : 64;
 }
 
-/* Picks the TPM hash that matches a digest's length, for CKM_RSA_PKCS_PSS and CKM_ECDSA. */
-static TPMI_ALG_HASH hash_of_length(const struct tpm_token *tok, CK_ULONG len)
+TPMI_ALG_HASH tpm_hash_of_length(const struct tpm_token *tok, CK_ULONG len)
 {
 	static const TPMI_ALG_HASH hashes[] = {TPM2_ALG_SHA1, TPM2_ALG_SHA256, TPM2_ALG_SHA384,
 	                                       TPM2_ALG_SHA512};
@@ -169,9 +168,8 @@ static TPMI_ALG_HASH hash_of_length(const struct tpm_token *tok, CK_ULONG len)
 	return TPM2_ALG_NULL;
 }
 
-/* Splits a DigestInfo (the input of CKM_RSA_PKCS signing) into its hash and digest. */
-static CK_RV parse_digest_info(const struct tpm_token *tok, const CK_BYTE *in, CK_ULONG len,
-                               TPMI_ALG_HASH *hash, TPM2B_DIGEST *digest)
+CK_RV tpm_parse_digest_info(const struct tpm_token *tok, const CK_BYTE *in, CK_ULONG len,
+                            TPMI_ALG_HASH *hash, TPM2B_DIGEST *digest)
 {
 	for (size_t i = 0; i < sizeof(digest_infos) / sizeof(digest_infos[0]); i++) {
 		const struct digest_info *d = &digest_infos[i];
@@ -257,13 +255,13 @@ static CK_RV sign_prepared(struct tpm_token *tok, struct tpm_session *sess, cons
 	if (is_ec_mech(sess->mech)) {
 		scheme = TPM2_ALG_ECDSA;
 		if (hash == TPM2_ALG_NULL)
-			hash = hash_of_length(tok, in_len);
+			hash = tpm_hash_of_length(tok, in_len);
 	} else if (is_pss_mech(sess->mech)) {
 		scheme = TPM2_ALG_RSAPSS;
 	} else {
 		scheme = TPM2_ALG_RSASSA;
 		if (sess->mech == CKM_RSA_PKCS) {
-			rv = parse_digest_info(tok, in, in_len, &hash, &digest);
+			rv = tpm_parse_digest_info(tok, in, in_len, &hash, &digest);
 			if (rv != CKR_OK)
 				return rv;
 			return tpm_sign_digest(tok, obj, scheme, hash, &digest, sig, sig_len);

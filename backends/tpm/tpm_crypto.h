@@ -39,6 +39,18 @@ CK_RV tpm_seed_random_locked(struct tpm_token *tok, const CK_BYTE *seed, CK_ULON
 CK_RV tpm_oaep_params(const struct tpm_token *tok, const CK_MECHANISM *mech, TPMI_ALG_HASH *hash,
                       TPM2B_DATA *label);
 
+/*
+ * Shared with verification (tpm_verify.c). PSS parameters: the hash, its
+ * MGF1 and a salt as long as the digest; *hash gets that hash.
+ */
+CK_RV tpm_check_pss_params(const struct tpm_token *tok, const CK_MECHANISM *mech,
+                           TPMI_ALG_HASH *hash);
+/* The TPM hash whose digest has that length, for CKM_RSA_PKCS_PSS and CKM_ECDSA. */
+TPMI_ALG_HASH tpm_hash_of_length(const struct tpm_token *tok, CK_ULONG len);
+/* Splits a DigestInfo (the input of CKM_RSA_PKCS) into its hash and digest. */
+CK_RV tpm_parse_digest_info(const struct tpm_token *tok, const CK_BYTE *in, CK_ULONG len,
+                            TPMI_ALG_HASH *hash, TPM2B_DIGEST *digest);
+
 /* Ends the session's active operation and frees what it holds. */
 void tpm_op_end_locked(struct tpm_token *tok, struct tpm_session *sess);
 

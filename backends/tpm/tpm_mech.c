@@ -226,7 +226,13 @@ CK_RV tpm_mech_info(const struct tpm_token *tok, CK_MECHANISM_TYPE type, CK_MECH
 		memset(info, 0, sizeof(*info));
 		info->flags = m->flags | CKF_HW;
 		if (type == CKM_RSA_PKCS && tok->has_rsaes)
-			info->flags |= CKF_DECRYPT;
+			info->flags |= CKF_DECRYPT | CKF_ENCRYPT;
+		/* The TPM verifies RSA and ECDSA signatures and encrypts with RSA public keys. */
+		if ((m->flags & CKF_SIGN) &&
+		    (m->need == NEED_RSA || m->need == NEED_RSA_PSS || m->need == NEED_EC))
+			info->flags |= CKF_VERIFY;
+		if (type == CKM_RSA_PKCS_OAEP)
+			info->flags |= CKF_ENCRYPT;
 		/* OAEP unwraps into AES keys, so that needs the TPM's AES. */
 		if (type == CKM_RSA_PKCS_OAEP && !(tok->has_aes128 || tok->has_aes256))
 			info->flags &= ~CKF_UNWRAP;

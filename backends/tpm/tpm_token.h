@@ -58,6 +58,7 @@ enum tpm_op {
 	TPM_OP_DECRYPT,
 	TPM_OP_DIGEST,
 	TPM_OP_ENCRYPT,
+	TPM_OP_VERIFY,
 };
 
 struct tpm_session {

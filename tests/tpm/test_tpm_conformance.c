@@ -2,8 +2,9 @@
  * Conformance of the tpm backend through libhsmux.so, on an in-process
  * libtpms TPM. It covers slots and sessions, login and its error codes, key
  * generation and search. The openssl command line verifies signatures
- * against the exported public keys, and the TPM decrypts openssl's OAEP
- * ciphertext. Digests and random numbers are checked too.
+ * against the exported public keys, C_Verify verifies them too, and the TPM
+ * decrypts openssl's OAEP ciphertext. Digests and random numbers are
+ * checked too; tpm_conf_verify.c has C_Verify and C_Encrypt with public keys.
  *
  * Usage: test_tpm_conformance MODULE
  */
@@ -18,6 +19,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "tpm_conf_verify.h"
 #include "tpm_p11.h"
 #include "tpm_test_util.h"
 
@@ -254,6 +256,8 @@ static void run_sign_case(CK_SESSION_HANDLE s, const struct sign_case *c)
 	}
 	CU_ASSERT(tpm_p11_run("openssl dgst %s %s -verify %s -signature %s %s >/dev/null", c->dgst,
 	                      c->sigopts, pem, sig_path, data_path));
+	tpm_conf_verify_check(s, pub, &mech, in, in_len, sig, sig_len,
+	                      !c->prehash && !c->digest_info);
 
 	/* openssl must reject a signature over other data, or the check proves nothing. */
 	CU_ASSERT_FATAL(tpm_p11_write_file(data_path, "other", 5));
@@ -549,6 +553,8 @@ static void sweep_one(CK_SESSION_HANDLE s, const struct sweep_entry *e)
 		CU_FAIL("signature does not verify");
 	}
 	EVP_PKEY_free(key);
+	tpm_conf_verify_check(s, pub, &mech, in, in_len, sig, sig_len,
+	                      !e->prehash && !e->digest_info);
 }
 
 static void digest_one(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE type)
@@ -600,7 +606,8 @@ static void test_tpm_conformance_mechanism_sweep(void)
 		bool covered = false;
 
 		CU_ASSERT_EQUAL_FATAL(p11->C_GetMechanismInfo(slot, mechs[i], &info), CKR_OK);
-		if (info.flags & CKF_SIGN) {
+		/* sweep_one() signs in the TPM and verifies through C_Verify. */
+		if (info.flags & (CKF_SIGN | CKF_VERIFY)) {
 			for (size_t j = 0; j < sizeof(sweep) / sizeof(sweep[0]); j++) {
 				if (sweep[j].mech == mechs[i]) {
 					sweep_one(s, &sweep[j]);
@@ -617,6 +624,12 @@ static void test_tpm_conformance_mechanism_sweep(void)
 		           mechs[i] == CKM_EC_KEY_PAIR_GEN || mechs[i] == CKM_RSA_PKCS_OAEP ||
 		           mechs[i] == CKM_AES_KEY_GEN || mechs[i] == CKM_AES_CBC ||
 		           mechs[i] == CKM_AES_CFB128 || mechs[i] == CKM_RSA_AES_KEY_WRAP;
+		/* RSA encryption with a public key has a case of its own; AES is above. */
+		if ((info.flags & CKF_ENCRYPT) && mechs[i] != CKM_AES_CBC &&
+		    mechs[i] != CKM_AES_CFB128 && !tpm_conf_encrypt_one(s, mechs[i])) {
+			fprintf(stderr, "mechanism 0x%lx encrypts but has no case\n", mechs[i]);
+			covered = false;
+		}
 		if (!covered)
 			fprintf(stderr, "mechanism 0x%lx is advertised but not tested\n", mechs[i]);
 		CU_ASSERT(covered);
@@ -1175,6 +1188,7 @@ int main(int argc, char **argv)
 	CU_add_test(suite, "test_tpm_conformance_rsa_aes_unwrap",
 	            test_tpm_conformance_rsa_aes_unwrap);
 	CU_add_test(suite, "test_tpm_conformance_byok_private", test_tpm_conformance_byok_private);
+	tpm_conf_verify_add_tests(suite, dir, &slot);
 	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
 	            test_tpm_conformance_mechanism_sweep);
 	CU_add_test(suite, "test_tpm_conformance_create_objects",
