@@ -255,6 +255,10 @@ static CK_RV verify_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 	    get_public_key(tok, key, scheme == TPM2_ALG_ECDSA ? CKK_EC : CKK_RSA, CKA_VERIFY, &obj);
 	if (rv != CKR_OK)
 		return rv;
+	/*
+	 * NOTE: TPM2_VerifySignature (libtpms 0.9) finds the PSS salt length in
+	 * the signature, so it also accepts salts of another length than sLen.
+	 */
 	if (scheme == TPM2_ALG_RSAPSS)
 		rv = tpm_check_pss_params(tok, mech, &hash);
 	else if (mech->ulParameterLen != 0)
@@ -490,12 +494,13 @@ static CK_RV rsa_encrypt(struct tpm_token *tok, struct tpm_session *sess, struct
 		scheme.details.oaep.hashAlg = sess->hash;
 		overhead = 2 * tpm_mech_hash_size(sess->hash) + 2;
 	}
-	if (in_len + overhead > k)
+	if (overhead > k || in_len > k - overhead)
 		return CKR_DATA_LEN_RANGE;
 	rv = load_public(tok, obj, pub);
 	if (rv != CKR_OK)
 		return rv;
-	memcpy(msg.buffer, in, in_len);
+	if (in_len > 0)
+		memcpy(msg.buffer, in, in_len);
 	rc = Esys_RSA_Encrypt(tok->dev.esys, obj->loaded, enc, ESYS_TR_NONE, ESYS_TR_NONE, &msg,
 	                      &scheme, &sess->label, cipher);
 	OPENSSL_cleanse(&msg, sizeof(msg));
