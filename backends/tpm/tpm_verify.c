@@ -98,7 +98,7 @@ static bool rsa_exponent(const CK_ATTRIBUTE *a, UINT32 *out)
 	return v > 2 && (v & 1);
 }
 
-static CK_RV rsa_public(const struct tpm_object *obj, TPMT_PUBLIC *pub)
+static CK_RV rsa_public(const struct tpm_token *tok, const struct tpm_object *obj, TPMT_PUBLIC *pub)
 {
 	const CK_ATTRIBUTE *mod = tpm_attrs_find(&obj->attrs, CKA_MODULUS);
 	const CK_ATTRIBUTE *exp = tpm_attrs_find(&obj->attrs, CKA_PUBLIC_EXPONENT);
@@ -113,8 +113,8 @@ static CK_RV rsa_public(const struct tpm_object *obj, TPMT_PUBLIC *pub)
 		n++;
 		len--;
 	}
-	/* The TPM takes 1024, 2048 and (on some TPMs) 3072-bit keys. */
-	if (len != 128 && len != 256 && len != 384)
+	/* The sizes that C_GetMechanismInfo advertises: 2048, and 3072 where the TPM has it. */
+	if (len != 256 && !(len == 384 && tok->has_rsa3072))
 		return CKR_KEY_SIZE_RANGE;
 	if (!rsa_exponent(exp, &pub->parameters.rsaDetail.exponent))
 		return CKR_KEY_SIZE_RANGE;
@@ -147,7 +147,7 @@ static CK_RV ec_curve(const CK_ATTRIBUTE *params, TPMI_ECC_CURVE *curve, size_t 
 	return CKR_OK;
 }
 
-static CK_RV ec_public(const struct tpm_object *obj, TPMT_PUBLIC *pub)
+static CK_RV ec_public(const struct tpm_token *tok, const struct tpm_object *obj, TPMT_PUBLIC *pub)
 {
 	const CK_ATTRIBUTE *params = tpm_attrs_find(&obj->attrs, CKA_EC_PARAMS);
 	const CK_ATTRIBUTE *point = tpm_attrs_find(&obj->attrs, CKA_EC_POINT);
@@ -161,6 +161,8 @@ static CK_RV ec_public(const struct tpm_object *obj, TPMT_PUBLIC *pub)
 	rv = ec_curve(params, &pub->parameters.eccDetail.curveID, &field);
 	if (rv != CKR_OK)
 		return rv;
+	if (field == 32 ? !tok->has_p256 : !tok->has_p384)
+		return CKR_CURVE_NOT_SUPPORTED;
 	/* CKA_EC_POINT is a DER OCTET STRING holding the uncompressed point. */
 	p = point->pValue;
 	os = d2i_ASN1_OCTET_STRING(NULL, &p, (long)point->ulValueLen);
@@ -193,8 +195,8 @@ static CK_RV build_public(const struct tpm_token *tok, const struct tpm_object *
 	pub->publicArea.objectAttributes =
 	    TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_USERWITHAUTH;
 	if (tpm_attrs_ulong(&obj->attrs, CKA_KEY_TYPE, ~0UL) == CKK_RSA)
-		return rsa_public(obj, &pub->publicArea);
-	return ec_public(obj, &pub->publicArea);
+		return rsa_public(tok, obj, &pub->publicArea);
+	return ec_public(tok, obj, &pub->publicArea);
 }
 
 /* The length of a signature (RSA: also of a ciphertext) made with this public area. */
@@ -244,6 +246,7 @@ static CK_RV verify_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 	TPMI_ALG_HASH hash = tpm_mech_hash_of_ckm(mech->mechanism);
 	CK_MECHANISM_INFO info;
 	struct tpm_object *obj;
+	TPM2B_PUBLIC pub;
 	CK_RV rv;
 
 	if (sess->op != TPM_OP_NONE)
@@ -253,6 +256,9 @@ static CK_RV verify_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 		return CKR_MECHANISM_INVALID;
 	rv =
 	    get_public_key(tok, key, scheme == TPM2_ALG_ECDSA ? CKK_EC : CKK_RSA, CKA_VERIFY, &obj);
+	/* A key of a size or curve that the TPM lacks fails here, not at C_Verify. */
+	if (rv == CKR_OK)
+		rv = build_public(tok, obj, &pub);
 	if (rv != CKR_OK)
 		return rv;
 	/*
@@ -455,6 +461,7 @@ static CK_RV encrypt_init_locked(struct tpm_token *tok, struct tpm_session *sess
 {
 	CK_MECHANISM_INFO info;
 	struct tpm_object *obj;
+	TPM2B_PUBLIC pub;
 	CK_RV rv;
 
 	if (sess->op != TPM_OP_NONE)
@@ -462,6 +469,8 @@ static CK_RV encrypt_init_locked(struct tpm_token *tok, struct tpm_session *sess
 	if (tpm_mech_info(tok, mech->mechanism, &info) != CKR_OK || !(info.flags & CKF_ENCRYPT))
 		return CKR_MECHANISM_INVALID;
 	rv = get_public_key(tok, key, CKK_RSA, CKA_ENCRYPT, &obj);
+	if (rv == CKR_OK)
+		rv = build_public(tok, obj, &pub);
 	if (rv != CKR_OK)
 		return rv;
 	memset(&sess->label, 0, sizeof(sess->label));

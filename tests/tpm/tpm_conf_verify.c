@@ -1,9 +1,9 @@
 /*
  * Verification and RSA encryption with public keys of the tpm token, through
- * libhsmux.so. The TPM's own signatures go through C_Verify; so do
- * signatures that plain openssl makes with its own keys, whose exported
- * public keys are created in the token. C_Encrypt's ciphertext is decrypted
- * by the TPM and, for an openssl key, by openssl.
+ * libhsmux.so. C_Verify checks the TPM's own signatures. It also checks
+ * signatures that plain openssl makes with its own keys, after their
+ * exported public keys are created in the token. The TPM decrypts what
+ * C_Encrypt returns, and openssl decrypts it for an openssl key.
  */
 #include <stdio.h>
 #include <string.h>
@@ -84,7 +84,7 @@ void tpm_conf_verify_check(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_MECHANI
 		memcpy(bad, sig, sig_len);
 		bad[flips[i]] ^= i == 0 ? 0x80 : 0x01;
 		if (verify_once(s, pub, mech, in, in_len, bad, sig_len) != CKR_SIGNATURE_INVALID) {
-			fprintf(stderr, "mechanism 0x%lx: byte %lu flipped is not refused\n",
+			fprintf(stderr, "mechanism 0x%lx: a flip of byte %lu is not rejected\n",
 			        mech->mechanism, flips[i]);
 			CU_FAIL("a flipped signature byte is not CKR_SIGNATURE_INVALID");
 		}
@@ -103,7 +103,7 @@ void tpm_conf_verify_check(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_MECHANI
 		verify_multipart(s, pub, mech, in, in_len, sig, sig_len);
 }
 
-/* The mechanism's input: the data, its digest, or its DigestInfo (from OpenSSL's encoder). */
+/* Builds the mechanism's input: the data, its digest, or its DigestInfo (OpenSSL's encoder). */
 static CK_ULONG make_input(const EVP_MD *md, bool prehash, bool digest_info, CK_BYTE *in)
 {
 	unsigned char *der = NULL;
@@ -165,7 +165,7 @@ static CK_OBJECT_HANDLE create_ec_public(CK_SESSION_HANDLE s, EVP_PKEY *key)
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
 	CK_KEY_TYPE type = CKK_EC;
 	CK_BBOOL yes = CK_TRUE;
-	unsigned char params[16], *pp = params, point[160], *pt = point, raw[100];
+	unsigned char params[16], *pp = params, point[160], *pt = point, raw[140];
 	char group[64];
 	size_t raw_len = 0;
 	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
@@ -333,7 +333,7 @@ static void test_tpm_conformance_verify_openssl(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
-/* C_Encrypt with pub, then C_Decrypt with priv in the TPM; two ciphertexts differ. */
+/* Encrypts with pub and decrypts with priv in the TPM. Two ciphertexts must differ. */
 static void encrypt_roundtrip(CK_SESSION_HANDLE s, const char *label, CK_MECHANISM *mech)
 {
 	static const CK_BYTE msg[] = "secret encrypted by the TPM";
@@ -383,7 +383,7 @@ bool tpm_conf_encrypt_one(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE type)
 	return false;
 }
 
-/* C_Encrypt in the TPM with an openssl key's public half; openssl decrypts. */
+/* Encrypts in the TPM with an openssl key's public half, and openssl decrypts. */
 static void openssl_decrypts(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_MECHANISM *mech,
                              const char *pkeyopts)
 {
@@ -451,6 +451,22 @@ static void encrypt_errors(CK_SESSION_HANDLE s)
 	CU_ASSERT_EQUAL(p11->C_Encrypt(s, big, 190, ct, &ct_len), CKR_OK);
 }
 
+/* Checks that public keys of a size or curve that the TPM lacks fail at the *Init call. */
+static void unsupported_keys(CK_SESSION_HANDLE s)
+{
+	CK_RSA_PKCS_OAEP_PARAMS sha256 = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_MECHANISM oaep = {CKM_RSA_PKCS_OAEP, &sha256, sizeof(sha256)};
+	CK_MECHANISM pkcs = {CKM_SHA256_RSA_PKCS, NULL, 0}, ecdsa = {CKM_ECDSA, NULL, 0};
+	CK_OBJECT_HANDLE rsa4096, p521;
+
+	rsa4096 =
+	    openssl_key(s, "rsa4096", "-algorithm RSA -pkeyopt rsa_keygen_bits:4096", CK_TRUE);
+	p521 = openssl_key(s, "p521", "-algorithm EC -pkeyopt ec_paramgen_curve:P-521", CK_FALSE);
+	CU_ASSERT_EQUAL(p11->C_VerifyInit(s, &pkcs, rsa4096), CKR_KEY_SIZE_RANGE);
+	CU_ASSERT_EQUAL(p11->C_EncryptInit(s, &oaep, rsa4096), CKR_KEY_SIZE_RANGE);
+	CU_ASSERT_EQUAL(p11->C_VerifyInit(s, &ecdsa, p521), CKR_CURVE_NOT_SUPPORTED);
+}
+
 static void test_tpm_conformance_verify_errors(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(*the_slot);
@@ -485,6 +501,8 @@ static void test_tpm_conformance_verify_errors(void)
 	/* A raw ECDSA input must be a digest of a size the TPM hashes with. */
 	CU_ASSERT_EQUAL(p11->C_Verify(s, odd, 33, sig, 64), CKR_DATA_LEN_RANGE);
 	encrypt_errors(s);
+
+	unsupported_keys(s);
 
 	/* Verification needs no login: the public key is public. */
 	CU_ASSERT_EQUAL_FATAL(p11->C_SignInit(s, &ecdsa, ec_priv), CKR_OK);
