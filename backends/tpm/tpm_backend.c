@@ -19,6 +19,8 @@
 #include <openssl/crypto.h>
 
 #include "backends/backend.h"
+#include "backends/tpm/tpm_backup.h"
+#include "backends/tpm/tpm_copy.h"
 #include "backends/tpm/tpm_crypto.h"
 #include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_mech.h"
@@ -152,7 +154,14 @@ static CK_RV tpm_create(struct hsmux_backend *be, const struct hsmux_config_sect
 		goto fail;
 
 	snprintf(tok->tcti, sizeof(tok->tcti), "%s", tcti);
-	rv = tpm_device_open(&tok->dev, tcti, why, sizeof(why));
+	/* A restore that a crash cut short is finished or dropped before the TPM starts. */
+	if (tpm_backup_recover(tok->store_dir, tcti) != 0) {
+		snprintf(why, sizeof(why), "an interrupted restore in the store cannot be "
+		                           "finished; check the store's permissions and free space");
+		rv = CKR_GENERAL_ERROR;
+	} else {
+		rv = tpm_device_open(&tok->dev, tcti, why, sizeof(why));
+	}
 	if (rv == CKR_OK)
 		rv = tpm_mech_probe_locked(tok);
 	if (rv == CKR_OK)
@@ -615,6 +624,7 @@ const struct hsmux_backend_ops hsmux_tpm_backend_ops = {
     .login = tpm_login,
     .logout = tpm_logout,
     .create_object = tpm_create_object,
+    .copy_object = tpm_copy_object,
     .destroy_object = tpm_destroy_object,
     .get_object_size = tpm_get_object_size,
     .get_attribute_value = tpm_get_attribute_value,
@@ -643,4 +653,6 @@ const struct hsmux_backend_ops hsmux_tpm_backend_ops = {
     .unwrap_key = tpm_unwrap_key,
     .seed_random = tpm_seed_random,
     .generate_random = tpm_generate_random,
+    .backup_export = tpm_backup_export,
+    .backup_import = tpm_backup_import,
 };

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "backends/tpm/tpm_hmac.h"
 #include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_mech.h"
 
@@ -18,6 +19,7 @@ enum mech_need {
 	NEED_AES,
 	NEED_AES_CBC,
 	NEED_AES_CFB,
+	NEED_HMAC, /* a keyed-hash object with the HMAC scheme; sizes in bytes */
 	NEED_NONE,
 };
 
@@ -51,6 +53,8 @@ static const struct mech_entry mechs[] = {
     {CKM_ECDSA_SHA384, NEED_EC, TPM2_ALG_SHA384, CKF_SIGN | EC_FLAGS},
     {CKM_ECDSA_SHA512, NEED_EC, TPM2_ALG_SHA512, CKF_SIGN | EC_FLAGS},
     {CKM_AES_KEY_GEN, NEED_AES, TPM2_ALG_NULL, CKF_GENERATE},
+    {CKM_GENERIC_SECRET_KEY_GEN, NEED_HMAC, TPM2_ALG_SHA256, CKF_GENERATE},
+    {CKM_SHA256_HMAC, NEED_HMAC, TPM2_ALG_SHA256, CKF_SIGN},
     {CKM_AES_CBC, NEED_AES_CBC, TPM2_ALG_NULL, CKF_ENCRYPT | CKF_DECRYPT},
     {CKM_AES_CFB128, NEED_AES_CFB, TPM2_ALG_NULL, CKF_ENCRYPT | CKF_DECRYPT},
     {CKM_SHA_1, NEED_NONE, TPM2_ALG_SHA1, CKF_DIGEST},
@@ -240,6 +244,11 @@ CK_RV tpm_mech_info(const struct tpm_token *tok, CK_MECHANISM_TYPE type, CK_MECH
 			/* AES key sizes are in bytes. */
 			info->ulMinKeySize = tok->has_aes128 ? 16 : 32;
 			info->ulMaxKeySize = tok->has_aes256 ? 32 : 16;
+		} else if (m->need == NEED_HMAC) {
+			bool gen = type == CKM_GENERIC_SECRET_KEY_GEN;
+
+			info->ulMinKeySize = gen ? TPM_HMAC_KEY_GEN : 1;
+			info->ulMaxKeySize = gen ? TPM_HMAC_KEY_GEN : TPM_HMAC_KEY_MAX;
 		} else if (m->need == NEED_EC) {
 			info->ulMinKeySize = tok->has_p256 ? 256 : 384;
 			info->ulMaxKeySize = tok->has_p384 ? 384 : 256;

@@ -5,6 +5,7 @@
 #include "backends/tpm/tpm_aes.h"
 #include "backends/tpm/tpm_create.h"
 #include "backends/tpm/tpm_crypto.h"
+#include "backends/tpm/tpm_hmac.h"
 #include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_object_ops.h"
 #include "backends/tpm/tpm_token.h"
@@ -48,7 +49,11 @@ CK_RV tpm_create_object(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_ATTRIB
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = tpm_create_object_locked(tok, sess, tmpl, count, obj);
+	/* A generic secret key's value becomes a TPM object's sensitive data. */
+	if (tpm_hmac_template(tmpl, count))
+		rv = tpm_hmac_create_locked(tok, sess, tmpl, count, obj);
+	else
+		rv = tpm_create_object_locked(tok, sess, tmpl, count, obj);
 	unlock_token(tok);
 	return rv;
 }
@@ -315,7 +320,10 @@ CK_RV tpm_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANI
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = tpm_aes_generate_locked(tok, sess, mech, tmpl, count, key);
+	if (mech->mechanism == CKM_GENERIC_SECRET_KEY_GEN)
+		rv = tpm_hmac_generate_locked(tok, sess, mech, tmpl, count, key);
+	else
+		rv = tpm_aes_generate_locked(tok, sess, mech, tmpl, count, key);
 	unlock_token(tok);
 	return rv;
 }
@@ -412,7 +420,10 @@ CK_RV tpm_sign_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = tpm_sign_init_locked(tok, sess, mech, key);
+	if (mech->mechanism == CKM_SHA256_HMAC)
+		rv = tpm_hmac_sign_init_locked(tok, sess, mech, key);
+	else
+		rv = tpm_sign_init_locked(tok, sess, mech, key);
 	unlock_token(tok);
 	return rv;
 }
@@ -426,7 +437,10 @@ CK_RV tpm_sign(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = tpm_sign_locked(tok, sess, in, in_len, sig, sig_len);
+	if (tpm_hmac_active(sess))
+		rv = tpm_hmac_sign_locked(tok, sess, in, in_len, sig, sig_len);
+	else
+		rv = tpm_sign_locked(tok, sess, in, in_len, sig, sig_len);
 	unlock_token(tok);
 	return rv;
 }
@@ -440,7 +454,10 @@ CK_RV tpm_sign_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = tpm_sign_update_locked(tok, sess, in, in_len);
+	if (tpm_hmac_active(sess))
+		rv = tpm_hmac_sign_update_locked(tok, sess, in, in_len);
+	else
+		rv = tpm_sign_update_locked(tok, sess, in, in_len);
 	unlock_token(tok);
 	return rv;
 }
@@ -454,7 +471,10 @@ CK_RV tpm_sign_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR 
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = tpm_sign_final_locked(tok, sess, sig, sig_len);
+	if (tpm_hmac_active(sess))
+		rv = tpm_hmac_sign_final_locked(tok, sess, sig, sig_len);
+	else
+		rv = tpm_sign_final_locked(tok, sess, sig, sig_len);
 	unlock_token(tok);
 	return rv;
 }

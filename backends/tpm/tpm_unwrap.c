@@ -1,5 +1,6 @@
 /*
- * C_UnwrapKey into an AES key in the TPM, with CKM_RSA_PKCS_OAEP or with
+ * C_UnwrapKey into an AES key or a generic secret (HMAC) key in the TPM
+ * (OAEP only for the latter), with CKM_RSA_PKCS_OAEP or with
  * CKM_RSA_AES_KEY_WRAP (BYOK: OAEP for an ephemeral AES key, then AES key
  * wrap with padding, RFC 5649, for the target key).
  *
@@ -20,6 +21,7 @@
 
 #include "backends/tpm/tpm_aes.h"
 #include "backends/tpm/tpm_crypto.h"
+#include "backends/tpm/tpm_hmac.h"
 #include "backends/tpm/tpm_import.h"
 #include "backends/tpm/tpm_mech.h"
 #include "backends/tpm/tpm_unwrap.h"
@@ -125,6 +127,13 @@ static CK_RV check_request(struct tpm_token *tok, struct tpm_session *sess,
 	/* Private keys come only through CKM_RSA_AES_KEY_WRAP; tpm_import.c checks them. */
 	if (template_class(tmpl, count) == CKO_PRIVATE_KEY)
 		return mech->mechanism == CKM_RSA_AES_KEY_WRAP ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
+	if (tpm_hmac_template(tmpl, count)) {
+		const CK_ATTRIBUTE *value;
+
+		if (mech->mechanism != CKM_RSA_PKCS_OAEP || !tok->has_sha256)
+			return CKR_TEMPLATE_INCONSISTENT;
+		return tpm_hmac_check_template(sess, tmpl, count, false, len, &value);
+	}
 	return tpm_aes_check_template(tok, sess, tmpl, count, len);
 }
 
@@ -239,6 +248,14 @@ CK_RV tpm_unwrap_locked(struct tpm_token *tok, struct tpm_session *sess, const C
 		if (rv == CKR_OK)
 			rv = tpm_aes_key_new_locked(tok, sess, tmpl, count,
 			                            (CK_ULONG)key.target_len, key.target, h);
+	} else if (tpm_hmac_template(tmpl, count)) {
+		rv = oaep_decrypt(tok, obj, hash, &label, wrapped, wrapped_len, &key);
+		if (rv == CKR_OK && key.len == 0)
+			rv = CKR_WRAPPED_KEY_INVALID;
+		if (rv == CKR_OK && requested != 0 && requested != key.len)
+			rv = CKR_TEMPLATE_INCONSISTENT;
+		if (rv == CKR_OK)
+			rv = tpm_hmac_key_new_locked(tok, sess, tmpl, count, key.len, key.value, h);
 	} else {
 		rv = oaep_decrypt(tok, obj, hash, &label, wrapped, wrapped_len, &key);
 		if (rv == CKR_OK)

@@ -27,6 +27,19 @@ const char *fx_config(const char *dir, const char *name)
 	return path;
 }
 
+const char *fx_config_tpm(const char *dir, const char *name)
+{
+	static char path[PATH_MAX];
+	char text[PATH_MAX + 64];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s.conf", dir, name);
+	n = snprintf(text, sizeof(text), "[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/%s\n", dir,
+	             name);
+	fx_write(path, text, (size_t)n);
+	return path;
+}
+
 bool fx_open(struct mod *m, const char *conf)
 {
 	CK_C_GetFunctionList get_list;

@@ -27,6 +27,9 @@ struct mod {
 /* Writes an hsmux config for a softhsm store under dir/NAME and returns its path (static). */
 const char *fx_config(const char *dir, const char *name);
 
+/* Writes an hsmux config for a libtpms TPM with its state and store in dir/NAME. */
+const char *fx_config_tpm(const char *dir, const char *name);
+
 /* Loads the module with config conf. Returns false after printing why. */
 bool fx_open(struct mod *m, const char *conf);
 void fx_close(struct mod *m);

@@ -10,6 +10,13 @@
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 
+CK_MECHANISM_TYPE keys_aes_mech = CKM_AES_CBC_PAD;
+
+static const char *aes_plaintext(void)
+{
+	return keys_aes_mech == CKM_AES_CBC_PAD ? KEYS_PLAINTEXT : KEYS_AES_PLAINTEXT;
+}
+
 static bool gen_pair(struct mod *m, CK_MECHANISM_TYPE type, CK_ATTRIBUTE *pub_extra,
                      CK_ULONG n_pub_extra, CK_ATTRIBUTE_TYPE use, const char *label)
 {
@@ -131,7 +138,7 @@ static bool save_ciphertexts(struct mod *m, const char *dir)
 	char path[4096];
 	unsigned char iv[16] = {0}, out[512];
 	CK_ULONG out_len = sizeof(out);
-	CK_MECHANISM cbc = {CKM_AES_CBC_PAD, iv, sizeof(iv)};
+	CK_MECHANISM cbc = {keys_aes_mech, iv, sizeof(iv)};
 	EVP_PKEY *k;
 	EVP_PKEY_CTX *c;
 	size_t n = sizeof(out);
@@ -150,7 +157,7 @@ static bool save_ciphertexts(struct mod *m, const char *dir)
 	ok = ok && fx_write(path, out, n);
 
 	ok = ok && m->fl->C_EncryptInit(m->s, &cbc, fx_find(m, CKO_SECRET_KEY, "aes")) == CKR_OK &&
-	     m->fl->C_Encrypt(m->s, (CK_BYTE_PTR)KEYS_PLAINTEXT, strlen(KEYS_PLAINTEXT), out,
+	     m->fl->C_Encrypt(m->s, (CK_BYTE_PTR)aes_plaintext(), strlen(aes_plaintext()), out,
 	                      &out_len) == CKR_OK;
 	snprintf(path, sizeof(path), "%s/aes.ct", dir);
 	return ok && fx_write(path, out, out_len);
@@ -220,7 +227,7 @@ static bool check_decrypt(struct mod *m, const char *dir)
 	CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
 	CK_MECHANISM rsa = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
 	unsigned char iv[16] = {0}, out[512], *ct;
-	CK_MECHANISM cbc = {CKM_AES_CBC_PAD, iv, sizeof(iv)};
+	CK_MECHANISM cbc = {keys_aes_mech, iv, sizeof(iv)};
 	CK_ULONG out_len = sizeof(out);
 	char path[4096];
 	size_t ct_len = 0;
@@ -240,7 +247,7 @@ static bool check_decrypt(struct mod *m, const char *dir)
 	out_len = sizeof(out);
 	ok = ct && m->fl->C_DecryptInit(m->s, &cbc, fx_find(m, CKO_SECRET_KEY, "aes")) == CKR_OK &&
 	     m->fl->C_Decrypt(m->s, ct, ct_len, out, &out_len) == CKR_OK &&
-	     out_len == strlen(KEYS_PLAINTEXT) && memcmp(out, KEYS_PLAINTEXT, out_len) == 0;
+	     out_len == strlen(aes_plaintext()) && memcmp(out, aes_plaintext(), out_len) == 0;
 	free(ct);
 	return ok;
 }

@@ -5,6 +5,14 @@
 #include "sd_fixture.h"
 
 #define KEYS_PLAINTEXT "the restored keys still work"
+/* 32 bytes: whole AES blocks, for tokens without CKM_AES_CBC_PAD. */
+#define KEYS_AES_PLAINTEXT "the restored AES key still works"
+
+/*
+ * The AES mechanism of the known ciphertext: CKM_AES_CBC_PAD (the default)
+ * or CKM_AES_CBC (the tpm backend, which has no padding).
+ */
+extern CK_MECHANISM_TYPE keys_aes_mech;
 
 /* Makes rsa-sign, rsa-dec, ec (P-256) and aes (256), all sensitive and not extractable. */
 bool keys_make(struct mod *m);

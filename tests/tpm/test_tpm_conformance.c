@@ -19,6 +19,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "tpm_conf_hmac.h"
 #include "tpm_conf_verify.h"
 #include "tpm_p11.h"
 #include "tpm_test_util.h"
@@ -623,7 +624,8 @@ static void test_tpm_conformance_mechanism_sweep(void)
 		covered |= mechs[i] == CKM_RSA_PKCS_KEY_PAIR_GEN ||
 		           mechs[i] == CKM_EC_KEY_PAIR_GEN || mechs[i] == CKM_RSA_PKCS_OAEP ||
 		           mechs[i] == CKM_AES_KEY_GEN || mechs[i] == CKM_AES_CBC ||
-		           mechs[i] == CKM_AES_CFB128 || mechs[i] == CKM_RSA_AES_KEY_WRAP;
+		           mechs[i] == CKM_AES_CFB128 || mechs[i] == CKM_RSA_AES_KEY_WRAP ||
+		           tpm_conf_hmac_covers(mechs[i]);
 		/* RSA encryption with a public key has a case of its own; AES is above. */
 		if ((info.flags & CKF_ENCRYPT) && mechs[i] != CKM_AES_CBC &&
 		    mechs[i] != CKM_AES_CFB128 && !tpm_conf_encrypt_one(s, mechs[i])) {
@@ -1189,6 +1191,7 @@ int main(int argc, char **argv)
 	            test_tpm_conformance_rsa_aes_unwrap);
 	CU_add_test(suite, "test_tpm_conformance_byok_private", test_tpm_conformance_byok_private);
 	tpm_conf_verify_add_tests(suite, dir, &slot);
+	tpm_conf_hmac_add_tests(suite, &slot);
 	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
 	            test_tpm_conformance_mechanism_sweep);
 	CU_add_test(suite, "test_tpm_conformance_create_objects",
