@@ -1,7 +1,7 @@
 /*
  * Backup and restore of a libtpms token.
  *
- * A backup holds the TPM's permanent state ("tpm-permall": the seeds, so
+ * A backup contains the TPM's permanent state ("tpm-permall": the seeds, so
  * the primary key and every key blob under it), the token file ("token":
  * label, serial, sealed PINs) and each key file ("key-NAME"). It is taken
  * under tok->lock, which orders it after every TPM command of this process,
@@ -180,7 +180,7 @@ int tpm_backup_recover(const char *store_dir, const char *tcti)
 		return ENAMETOOLONG;
 	if (!exists(p.stage) && !exists(p.nv_new))
 		return 0;
-	/* Another process that holds the TPM has settled the stage already. */
+	/* A process that runs this TPM settled the stage when it started, so a timeout is fine. */
 	state_fd = tpm_file_lock(p.state, STATE_LOCK, true, LOCK_WAIT_MS);
 	if (state_fd < 0)
 		return 0;
@@ -339,7 +339,7 @@ static CK_RV stage_all(const struct paths *p,
 	return rv;
 }
 
-/* Ends every session and login, forgets every object, and stops the TPM. */
+/* Ends every session and login, drops every object, and stops the TPM. */
 static void stop_token_locked(struct tpm_token *tok)
 {
 	tpm_logout_locked(tok);

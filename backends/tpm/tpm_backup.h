@@ -1,6 +1,6 @@
 /*
  * Backup and restore of a libtpms token: the TPM's permanent NV state
- * (which holds the seed of the primary key that wraps every key) plus the
+ * (which contains the seed of the primary key that wraps every key) plus the
  * token file and the key files. See tpm_backup.c for the restore protocol.
  */
 #ifndef HSMUX_TPM_BACKUP_H

@@ -1,6 +1,6 @@
 /*
- * Generic secret keys in the TPM through libhsmux.so: HMAC-SHA256 known
- * answers from RFC 4231 with a key made by C_CreateObject; a generated key,
+ * Generic secret keys in the TPM through libhsmux.so: HMAC-SHA256 test
+ * vectors from RFC 4231 with a key made by C_CreateObject; a generated key,
  * whose value never leaves the TPM, checked through a copy of it; and
  * C_CopyObject's rules.
  */
@@ -63,12 +63,12 @@ static void test_tpm_conformance_hmac_known_answers(void)
 	CU_ASSERT_EQUAL_FATAL(create_key(s, "Jefe", 4, CK_FALSE, &k2), CKR_OK);
 	CU_ASSERT_EQUAL(hmac(s, k2, tc2_data, mac), CKR_OK);
 	CU_ASSERT_EQUAL(memcmp(mac, tc2_mac, 32), 0);
-	/* A TPM takes HMAC keys up to the hash's block size, 64 bytes for SHA-256. */
+	/* libtpms takes HMAC keys up to the hash's block size, 64 bytes for SHA-256. */
 	CU_ASSERT_EQUAL(create_key(s, key6, sizeof(key6), CK_FALSE, &k6),
 	                CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(create_key(s, key6, 65, CK_FALSE, &k6), CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(create_key(s, key6, 64, CK_FALSE, &k6), CKR_OK);
-	/* Multi-part: the same answer as one part. */
+	/* Multi-part: the same MAC as in one part. */
 	CU_ASSERT_EQUAL(p11->C_SignInit(s, &mech, k2), CKR_OK);
 	CU_ASSERT_EQUAL(p11->C_SignUpdate(s, (CK_BYTE_PTR)tc2_data, 10), CKR_OK);
 	CU_ASSERT_EQUAL(p11->C_SignUpdate(s, (CK_BYTE_PTR)tc2_data + 10, strlen(tc2_data) - 10),
