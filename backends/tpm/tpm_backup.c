@@ -17,6 +17,10 @@
  * libtpms reads its state, and finishes a committed restore or drops one
  * that never reached its commit. A crash or kill -9 at any point therefore
  * leaves either the old token or the restored one.
+ *
+ * NOTE: the NV state is taken from a running TPM, so the restored TPM's
+ * first start counts as a disorderly shutdown, one dictionary-attack
+ * failure, as after a kill -9. An SO login clears it.
  */
 #include <dirent.h>
 #include <errno.h>
