@@ -9,7 +9,7 @@
 /* The key length the TPM generates: the digest size of the scheme's hash. */
 #define TPM_HMAC_KEY_GEN 32
 
-/* True when tmpl asks for a CKK_GENERIC_SECRET key. */
+/* True when tmpl requests a CKK_GENERIC_SECRET key. */
 bool tpm_hmac_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 
 /*

@@ -1,8 +1,8 @@
 /*
- * C_UnwrapKey into an AES key or a generic secret (HMAC) key in the TPM
- * (OAEP only for the latter), with CKM_RSA_PKCS_OAEP or with
+ * C_UnwrapKey into an AES key in the TPM, with CKM_RSA_PKCS_OAEP or with
  * CKM_RSA_AES_KEY_WRAP (BYOK: OAEP for an ephemeral AES key, then AES key
- * wrap with padding, RFC 5649, for the target key).
+ * wrap with padding, RFC 5649, for the target key). A generic secret (HMAC)
+ * key comes through CKM_RSA_PKCS_OAEP only.
  *
  * A TPM cannot decrypt into a new object, so the unwrapped key passes
  * through hsmux's memory: TPM2_RSA_Decrypt returns it, and TPM2_Create

@@ -1,7 +1,8 @@
 /*
- * The SoftHSM fixture of the security-domain tests: each step runs in a
- * child process with its own hsmux config (one SoftHSM store per process),
- * loading libhsmux.so and its "hsmux admin" interface.
+ * The fixture of the security-domain tests: each step runs in a child
+ * process with its own hsmux config, because SoftHSM reads one store and
+ * libtpms runs one TPM per process. It loads libhsmux.so and its
+ * "hsmux admin" interface.
  */
 #ifndef HSMUX_TEST_SD_FIXTURE_H
 #define HSMUX_TEST_SD_FIXTURE_H
