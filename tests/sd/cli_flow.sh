@@ -1,9 +1,10 @@
 #!/bin/bash
 # The security-domain flow through the hsmux tool and libhsmux.so, with the
-# tool's messages for the refusals. Usage: cli_flow.sh HSMUX_TOOL LIBHSMUX
+# tool's messages for the refusals. Usage: cli_flow.sh HSMUX_TOOL LIBHSMUX [softhsm|tpm]
 set -u
 tool=$1
 module=$2
+backend=${3:-softhsm}
 work=$(mktemp -d "${TMPDIR:-/tmp}/hsmux-sd-cli-XXXXXX")
 export HSMUX_MODULE=$module HSMUX_PIN=userpin1 HSMUX_SO_PIN=sopin123
 unset SOFTHSM2_CONF
@@ -34,8 +35,12 @@ check() { # check NAME COMMAND...: counts a pass when the command succeeds
 	fi
 }
 
-conf() { # conf NAME: a config with its own SoftHSM store
-	printf '[backend:soft]\ntype = softhsm\nstore = %s/%s\n' "$work" "$1" >"$work/$1.conf"
+conf() { # conf NAME: a config with its own SoftHSM store, or its own libtpms TPM
+	if [ "$backend" = tpm ]; then
+		printf '[backend:tpm]\ntype = tpm\ntcti = libtpms:%s/%s\n' "$work" "$1" >"$work/$1.conf"
+	else
+		printf '[backend:soft]\ntype = softhsm\nstore = %s/%s\n' "$work" "$1" >"$work/$1.conf"
+	fi
 	echo "$work/$1.conf"
 }
 
