@@ -5,13 +5,8 @@
  * (C_GenerateKey), or made from a value the caller passes (C_CreateObject)
  * or that C_UnwrapKey has just decrypted in the TPM (see tpm_unwrap.c).
  */
-#include <string.h>
-#include <sys/mman.h>
-
-#include <openssl/crypto.h>
-
 #include "backends/tpm/tpm_hmac.h"
-#include "backends/tpm/tpm_keygen.h"
+#include "backends/tpm/tpm_secret_key.h"
 
 /* Attributes a template may set, stored as given. */
 static const CK_ATTRIBUTE_TYPE copied[] = {
@@ -28,17 +23,22 @@ static const struct tpm_attr_default fixed[] = {
     {CKA_TRUSTED, CK_FALSE},  {CKA_WRAP_WITH_TRUSTED, CK_FALSE},
 };
 
-/* Attributes that record where a key came from: true for a key the TPM generated. */
-static const CK_ATTRIBUTE_TYPE origin[] = {CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL};
+/* Boolean attributes with a default that a template may change. */
+static const struct tpm_attr_default defaults[] = {
+    {CKA_TOKEN, CK_FALSE},      {CKA_PRIVATE, CK_TRUE}, {CKA_MODIFIABLE, CK_TRUE},
+    {CKA_DESTROYABLE, CK_TRUE}, {CKA_SIGN, CK_TRUE},    {CKA_COPYABLE, CK_TRUE},
+};
 
-static bool is_copied(CK_ATTRIBUTE_TYPE type)
-{
-	for (size_t i = 0; i < ARRAY_LEN(copied); i++) {
-		if (copied[i] == type)
-			return true;
-	}
-	return false;
-}
+static const struct tpm_secret_kind kind = {
+    .key_type = CKK_GENERIC_SECRET,
+    .gen_mech = CKM_GENERIC_SECRET_KEY_GEN,
+    .copied = copied,
+    .n_copied = ARRAY_LEN(copied),
+    .fixed = fixed,
+    .n_fixed = ARRAY_LEN(fixed),
+    .defaults = defaults,
+    .n_defaults = ARRAY_LEN(defaults),
+};
 
 bool tpm_hmac_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
@@ -51,45 +51,9 @@ bool tpm_hmac_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 	return false;
 }
 
-static CK_RV check_class_and_type(const CK_ATTRIBUTE *a)
+static CK_RV check_attr(const struct tpm_session *sess, const CK_ATTRIBUTE *a, bool value_ok,
+                        CK_ULONG *len, const CK_ATTRIBUTE **value)
 {
-	CK_ULONG v;
-	CK_ULONG want = a->type == CKA_CLASS ? CKO_SECRET_KEY : CKK_GENERIC_SECRET;
-
-	if (tpm_template_ulong(a, &v) != CKR_OK)
-		return CKR_ATTRIBUTE_VALUE_INVALID;
-	return v == want ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
-}
-
-static CK_RV check_fixed(const CK_ATTRIBUTE *a, bool *known)
-{
-	CK_BBOOL b;
-
-	*known = true;
-	for (size_t i = 0; i < ARRAY_LEN(origin); i++) {
-		if (origin[i] == a->type)
-			return CKR_ATTRIBUTE_READ_ONLY;
-	}
-	for (size_t i = 0; i < ARRAY_LEN(fixed); i++) {
-		if (fixed[i].type != a->type)
-			continue;
-		if (tpm_template_bool(a, &b) != CKR_OK || b != fixed[i].value)
-			return CKR_ATTRIBUTE_VALUE_INVALID;
-		return CKR_OK;
-	}
-	*known = false;
-	return CKR_OK;
-}
-
-static CK_RV check_attr(const CK_ATTRIBUTE *a, bool value_ok, CK_ULONG *len,
-                        const CK_ATTRIBUTE **value)
-{
-	CK_BBOOL b;
-	bool known;
-	CK_RV rv;
-
-	if (a->type == CKA_CLASS || a->type == CKA_KEY_TYPE)
-		return check_class_and_type(a);
 	if (a->type == CKA_VALUE_LEN)
 		return tpm_template_ulong(a, len) == CKR_OK ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
 	if (a->type == CKA_VALUE) {
@@ -100,15 +64,7 @@ static CK_RV check_attr(const CK_ATTRIBUTE *a, bool value_ok, CK_ULONG *len,
 		*value = a;
 		return CKR_OK;
 	}
-	rv = check_fixed(a, &known);
-	if (known || rv != CKR_OK)
-		return rv;
-	if (!is_copied(a->type))
-		return CKR_ATTRIBUTE_TYPE_INVALID;
-	if (a->type == CKA_LABEL || a->type == CKA_ID || a->type == CKA_START_DATE ||
-	    a->type == CKA_END_DATE)
-		return a->ulValueLen > TPM_ATTR_VALUE_MAX ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_OK;
-	return tpm_template_bool(a, &b);
+	return tpm_secret_check_attr(&kind, sess, a);
 }
 
 CK_RV tpm_hmac_check_template(const struct tpm_session *sess, const CK_ATTRIBUTE *tmpl,
@@ -118,138 +74,29 @@ CK_RV tpm_hmac_check_template(const struct tpm_session *sess, const CK_ATTRIBUTE
 	*len = 0;
 	*value = NULL;
 	for (CK_ULONG i = 0; i < count; i++) {
-		CK_RV rv = check_attr(&tmpl[i], value_ok, len, value);
+		CK_RV rv = check_attr(sess, &tmpl[i], value_ok, len, value);
 
 		if (rv != CKR_OK)
 			return rv;
-		if (tmpl[i].type == CKA_TOKEN && *(CK_BBOOL *)tmpl[i].pValue &&
-		    !(sess->flags & CKF_RW_SESSION))
-			return CKR_SESSION_READ_ONLY;
 	}
 	return CKR_OK;
-}
-
-/*
- * Creates the keyed-hash object: from the TPM's random numbers when value
- * is NULL, else from value. sensitive is the caller's locked memory; it is
- * wiped here.
- */
-static CK_RV create_key(struct tpm_token *tok, CK_ULONG len, const CK_BYTE *value,
-                        TPM2B_SENSITIVE_CREATE *sensitive, TPM2B_PUBLIC **pub, TPM2B_PRIVATE **priv)
-{
-	TPM2B_PUBLIC tmpl = {
-	    .publicArea = {.type = TPM2_ALG_KEYEDHASH, .nameAlg = TPM2_ALG_SHA256}};
-	TPMT_KEYEDHASH_SCHEME *scheme = &tmpl.publicArea.parameters.keyedHashDetail.scheme;
-	TSS2_RC rc;
-
-	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-	                                   TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
-	                                   TPMA_OBJECT_SIGN_ENCRYPT;
-	if (!value)
-		tmpl.publicArea.objectAttributes |= TPMA_OBJECT_SENSITIVEDATAORIGIN;
-	scheme->scheme = TPM2_ALG_HMAC;
-	scheme->details.hmac.hashAlg = TPM2_ALG_SHA256;
-
-	memset(sensitive, 0, sizeof(*sensitive));
-	sensitive->sensitive.userAuth.size = TPM_SECRET_LEN;
-	memcpy(sensitive->sensitive.userAuth.buffer, tok->secret, TPM_SECRET_LEN);
-	if (value) {
-		sensitive->sensitive.data.size = (UINT16)len;
-		memcpy(sensitive->sensitive.data.buffer, value, len);
-	}
-	rc = tpm_create_locked(tok, sensitive, &tmpl, priv, pub);
-	OPENSSL_cleanse(sensitive, sizeof(*sensitive));
-	return tpm_rc_to_ckr(rc);
-}
-
-static CK_RV set_defaults(struct tpm_attrs *a, bool generated)
-{
-	static const struct tpm_attr_default defaults[] = {
-	    {CKA_TOKEN, CK_FALSE},      {CKA_PRIVATE, CK_TRUE}, {CKA_MODIFIABLE, CK_TRUE},
-	    {CKA_DESTROYABLE, CK_TRUE}, {CKA_SIGN, CK_TRUE},    {CKA_COPYABLE, CK_TRUE},
-	};
-	static const CK_ATTRIBUTE_TYPE empty[] = {CKA_LABEL, CKA_ID, CKA_START_DATE, CKA_END_DATE};
-	CK_RV rv = CKR_OK;
-
-	for (size_t i = 0; i < ARRAY_LEN(defaults) && rv == CKR_OK; i++) {
-		if (!tpm_attrs_find(a, defaults[i].type))
-			rv = tpm_attrs_set_bool(a, defaults[i].type, defaults[i].value);
-	}
-	for (size_t i = 0; i < ARRAY_LEN(fixed) && rv == CKR_OK; i++)
-		rv = tpm_attrs_set_bool(a, fixed[i].type, fixed[i].value);
-	for (size_t i = 0; i < ARRAY_LEN(origin) && rv == CKR_OK; i++)
-		rv = tpm_attrs_set_bool(a, origin[i], generated);
-	for (size_t i = 0; i < ARRAY_LEN(empty) && rv == CKR_OK; i++) {
-		if (!tpm_attrs_find(a, empty[i]))
-			rv = tpm_attrs_set(a, empty[i], NULL, 0);
-	}
-	return rv;
-}
-
-static CK_RV build_attrs(struct tpm_object *obj, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
-                         CK_ULONG len, bool generated, const TPM2B_PUBLIC *pub,
-                         const TPM2B_PRIVATE *priv)
-{
-	struct tpm_attrs *a = &obj->attrs;
-	CK_RV rv = CKR_OK;
-
-	for (CK_ULONG i = 0; i < count && rv == CKR_OK; i++) {
-		if (is_copied(tmpl[i].type))
-			rv = tpm_attrs_set(a, tmpl[i].type, tmpl[i].pValue, tmpl[i].ulValueLen);
-	}
-	if (rv == CKR_OK)
-		rv = set_defaults(a, generated);
-	if (rv == CKR_OK)
-		rv = tpm_attrs_set_ulong(a, CKA_CLASS, CKO_SECRET_KEY);
-	if (rv == CKR_OK)
-		rv = tpm_attrs_set_ulong(a, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
-	if (rv == CKR_OK)
-		rv = tpm_attrs_set_ulong(a, CKA_VALUE_LEN, len);
-	if (rv == CKR_OK)
-		rv = tpm_attrs_set_ulong(a, CKA_KEY_GEN_MECHANISM,
-		                         generated ? CKM_GENERIC_SECRET_KEY_GEN
-		                                   : CK_UNAVAILABLE_INFORMATION);
-	if (rv == CKR_OK)
-		rv = tpm_keygen_blob_attrs(a, pub, priv);
-	return rv;
 }
 
 CK_RV tpm_hmac_key_new_locked(struct tpm_token *tok, struct tpm_session *sess,
                               const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ULONG len,
                               const CK_BYTE *value, CK_OBJECT_HANDLE *h)
 {
-	TPM2B_SENSITIVE_CREATE sensitive = {0};
-	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_PRIVATE *priv = NULL;
-	struct tpm_object *obj = NULL;
-	bool locked = mlock(&sensitive, sizeof(sensitive)) == 0;
-	CK_RV rv;
+	TPM2B_PUBLIC pub = {.publicArea = {.type = TPM2_ALG_KEYEDHASH, .nameAlg = TPM2_ALG_SHA256}};
+	TPMT_KEYEDHASH_SCHEME *scheme = &pub.publicArea.parameters.keyedHashDetail.scheme;
 
 	if (tok->login != CKU_USER)
-		rv = CKR_USER_NOT_LOGGED_IN;
-	else
-		rv = create_key(tok, len, value, &sensitive, &pub, &priv);
-	if (locked)
-		munlock(&sensitive, sizeof(sensitive));
-	if (rv != CKR_OK)
-		return rv;
-
-	obj = tpm_object_new();
-	rv = obj ? build_attrs(obj, tmpl, count, len, value == NULL, pub, priv) : CKR_HOST_MEMORY;
-	if (rv == CKR_OK && tpm_attrs_bool(&obj->attrs, CKA_TOKEN, false))
-		rv = tpm_store_add_locked(tok, &obj, 1);
-	else if (obj)
-		obj->session = sess->handle;
-	if (rv == CKR_OK)
-		rv = tpm_object_register_locked(tok, obj);
-	if (rv == CKR_OK) {
-		*h = obj->handle;
-		obj = NULL;
-	}
-	tpm_object_free(tok, obj);
-	Esys_Free(pub);
-	Esys_Free(priv);
-	return rv;
+		return CKR_USER_NOT_LOGGED_IN;
+	pub.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+	                                  TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
+	                                  TPMA_OBJECT_SIGN_ENCRYPT;
+	scheme->scheme = TPM2_ALG_HMAC;
+	scheme->details.hmac.hashAlg = TPM2_ALG_SHA256;
+	return tpm_secret_key_new_locked(tok, sess, &kind, &pub, tmpl, count, len, value, h);
 }
 
 CK_RV tpm_hmac_generate_locked(struct tpm_token *tok, struct tpm_session *sess,
