@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include <CUnit/CUnit.h>
 #include <openssl/evp.h>
 
 #include "hsmux/admin.h"
@@ -30,6 +31,11 @@ const char *fx_config(const char *dir, const char *name);
 
 /* Writes an hsmux config for a libtpms TPM with its state and store in dir/NAME. */
 const char *fx_config_tpm(const char *dir, const char *name);
+
+enum fx_backend { FX_SOFTHSM, FX_TPM };
+
+/* Writes the config of fx_config() or fx_config_tpm(), whichever backend selects. */
+const char *fx_config_for(enum fx_backend backend, const char *dir, const char *name);
 
 /* Loads the module with config conf. Returns false after printing why. */
 bool fx_open(struct mod *m, const char *conf);
@@ -73,5 +79,45 @@ CK_RV fx_activate(struct mod *m, const char *dir, int first, const char *sd_name
  */
 bool fx_recover(const char *dir, const int *which, size_t n, const char *out_name,
                 struct sd_secret *key, char *report, size_t report_len);
+
+/* Makes a fresh directory $TMPDIR/prefix-XXXXXX (or under /tmp) and writes its path to dir. */
+bool fx_make_dir(char *dir, size_t len, const char *prefix);
+/* Removes dir and everything in it, for a run that passed. */
+void fx_remove_dir(const char *dir);
+
+/* Runs one CUnit suite of tests (ending with CU_TEST_INFO_NULL); returns the failures. */
+unsigned int fx_run_suite(const char *name, CU_InitializeFunc setup, const CU_TestInfo *tests);
+
+/*
+ * Runs the whole security-domain flow in dir with CUnit assertions, from
+ * keys on token A to their restore on target B. A third token C must
+ * reject A's backup. dir must hold the keys of fx_make_custodians().
+ */
+void fx_round_trip(enum fx_backend backend, const char *dir);
+
+/*
+ * Prepares the kill -9 tests in dir: token A with keys, activated and
+ * backed up to a.bk, and token B with the upload of custodians 1 and 2.
+ * export_keys also exports A's keys, and key (unless NULL) gets the
+ * rebuilt security-domain key. Returns 0, or 1 as a CUnit set-up does.
+ */
+int fx_crash_setup(enum fx_backend backend, const char *dir, bool export_keys,
+                   struct sd_secret *key);
+
+/* A child that logs in to token label and then backs it up to file or restores file. */
+struct fx_victim {
+	const char *conf, *label, *file;
+	bool restore;
+};
+
+/*
+ * Runs the victim and kills it delay_us after its start. With delay_us 0 it
+ * lets the operation finish, which must then succeed. before() runs between
+ * login and start. Returns the microseconds the operation ran, or -1.
+ */
+long fx_run_victim(const struct fx_victim *v, long delay_us, void (*before)(void));
+
+/* A random delay from 1 to 1.25 times full_us, for fx_run_victim(). */
+long fx_random_delay(long full_us);
 
 #endif

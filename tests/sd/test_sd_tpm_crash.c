@@ -13,11 +13,9 @@
  * No staging file is left after the checker's start.
  */
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,40 +37,6 @@ static unsigned char before_digest[32];
 static void path_of(char *out, const char *name)
 {
 	snprintf(out, PATH_MAX, "%s/%s", dir, name);
-}
-
-static int step_source(void *arg)
-{
-	struct mod m;
-	char path[PATH_MAX], err[512];
-
-	path_of(path, "a.bk");
-	if (!fx_open(&m, fx_config_tpm(dir, "a")) || !fx_init_token(&m, "A") || !keys_make(&m) ||
-	    !keys_export(&m, dir) || fx_activate(&m, dir, 1, "sd.json") != CKR_OK ||
-	    m.admin->backup(m.s, path, err, sizeof(err)) != CKR_OK)
-		return 1;
-	fx_close(&m);
-	return 0;
-}
-
-static int step_target(void *arg)
-{
-	struct mod m;
-	char path[PATH_MAX], err[512];
-	bool upload = arg != NULL;
-
-	if (!fx_open(&m, fx_config_tpm(dir, "b")))
-		return 1;
-	if (!upload) {
-		path_of(path, "exchange.pem");
-		return fx_init_token(&m, "B") &&
-		               m.admin->sd_init_recovery(m.s, path, err, sizeof(err)) == CKR_OK
-		           ? 0
-		           : 2;
-	}
-	path_of(path, "upload.json");
-	return fx_login(&m, "B") && m.admin->sd_upload(m.s, path, err, sizeof(err)) == CKR_OK ? 0
-	                                                                                      : 3;
 }
 
 /* Hashes the key files and the token file of the target. */
@@ -132,59 +96,19 @@ static int check_target(void *arg)
 	return outcome;
 }
 
-static int victim_main(int ready, int go)
-{
-	struct mod m;
-	char path[PATH_MAX], err[512], byte = 'r';
-
-	path_of(path, "a.bk");
-	if (!fx_open(&m, fx_config_tpm(dir, "b")) || !fx_login(&m, "B"))
-		return 1;
-	if (write(ready, &byte, 1) != 1 || read(go, &byte, 1) != 1)
-		return 2;
-	return m.admin->restore(m.s, path, err, sizeof(err)) == CKR_OK ? 0 : 3;
-}
-
 /*
- * Runs the victim and kills it delay_us after the restore starts; with
- * delay_us 0 it lets the restore finish, which must then succeed. Returns
- * the microseconds the restore ran, or -1.
+ * Runs the restore of a.bk into token B and kills it delay_us after its
+ * start. With delay_us 0 the restore must finish and succeed. Returns the
+ * microseconds the restore ran, or -1.
  */
 static long run_victim(long delay_us)
 {
-	int ready[2], go[2], status;
-	struct timespec t0, t1;
-	char byte = 'g';
-	pid_t pid;
+	char path[PATH_MAX];
+	struct fx_victim v = {
+	    .conf = fx_config_tpm(dir, "b"), .label = "B", .file = path, .restore = true};
 
-	if (pipe(ready) != 0 || pipe(go) != 0)
-		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		_exit(victim_main(ready[1], go[0]));
-	if (read(ready[0], &byte, 1) != 1) {
-		waitpid(pid, &status, 0);
-		return -1;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (write(go[1], &byte, 1) != 1)
-		return -1;
-	if (delay_us > 0) {
-		struct timespec d = {delay_us / 1000000, (delay_us % 1000000) * 1000};
-
-		nanosleep(&d, NULL);
-		kill(pid, SIGKILL);
-	}
-	waitpid(pid, &status, 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	for (int i = 0; i < 2; i++) {
-		close(ready[i]);
-		close(go[i]);
-	}
-	if (delay_us <= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		return -1;
-	return (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	path_of(path, "a.bk");
+	return fx_run_victim(&v, delay_us, NULL);
 }
 
 /* Puts the target's saved state back: the store and the TPM's NV state share dir/b. */
@@ -213,7 +137,7 @@ static void test_sd_tpm_crash_restore(void)
 		int outcome;
 
 		CU_ASSERT_TRUE_FATAL(reset_target());
-		run_victim(1 + random() % (full + full / 4 + 1));
+		run_victim(fx_random_delay(full));
 		staged += staging_left();
 		outcome = fx_run(check_target, NULL);
 		unchanged += outcome == OUTCOME_UNCHANGED;
@@ -229,44 +153,25 @@ static void test_sd_tpm_crash_restore(void)
 
 static int setup(void)
 {
-	int which[2] = {1, 2};
-	char report[1024];
-
-	if (fx_run(step_source, NULL) != 0 || fx_run(step_target, NULL) != 0 ||
-	    !fx_recover(dir, which, 2, "upload.json", NULL, report, sizeof(report)) ||
-	    fx_run(step_target, "upload") != 0)
-		return 1;
-	return 0;
+	return fx_crash_setup(FX_TPM, dir, true, NULL);
 }
 
 int main(void)
 {
+	static CU_TestInfo tests[] = {
+	    {"test_sd_tpm_crash_restore", test_sd_tpm_crash_restore},
+	    CU_TEST_INFO_NULL,
+	};
 	unsigned int failed;
-	CU_pSuite s;
 
-	snprintf(dir, sizeof(dir), "%s/hsmux-sd-tpm-crash-XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(dir))
+	if (!fx_make_dir(dir, sizeof(dir), "hsmux-sd-tpm-crash"))
 		return 1;
 	/* The TPM has no padding mode, so the AES ciphertext is plain CBC. */
 	keys_aes_mech = CKM_AES_CBC;
 	srandom((unsigned int)time(NULL) ^ (unsigned int)getpid());
 	fx_make_custodians(dir);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("sd_tpm_crash", setup, NULL);
-	CU_add_test(s, "test_sd_tpm_crash_restore", test_sd_tpm_crash_restore);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-	         CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	if (!failed) {
-		char cmd[PATH_MAX + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", dir);
-	}
+	failed = fx_run_suite("sd_tpm_crash", setup, tests);
+	if (!failed)
+		fx_remove_dir(dir);
 	return failed ? 1 : 0;
 }
