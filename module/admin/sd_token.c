@@ -10,6 +10,7 @@
 #include "hsmux/admin.h"
 #include "module/admin/sd_token.h"
 #include "module/entry.h"
+#include "module/policy/policy.h"
 
 #define SD_KEY_ID        "hsmux-sd"
 #define SD_EXCHANGE_ID   "hsmux-sd-exchange"
@@ -162,6 +163,19 @@ CK_RV sd_tok_fingerprint(struct sd_tok *t, CK_OBJECT_HANDLE key, char out[SD_FP_
 		CKA_MODIFIABLE, &(no), sizeof(no)                                                  \
 	}
 
+
+/*
+ * The admin code makes and destroys objects around the policy, so it tells
+ * the policy's attribute cache: a backend may give a new object the handle
+ * of one that the cache still describes.
+ */
+static CK_RV forget_made(struct sd_tok *t, CK_RV rv, CK_OBJECT_HANDLE obj)
+{
+	if (rv == CKR_OK)
+		hsmux_policy_forget_object(t->be, t->bslot, obj);
+	return rv;
+}
+
 CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, bool token,
                         CK_OBJECT_HANDLE *obj)
 {
@@ -176,7 +190,9 @@ CK_RV sd_tok_create_key(struct sd_tok *t, const struct sd_secret *key, bool toke
 	CK_ULONG count = sizeof(tmpl) / sizeof(tmpl[0]);
 
 	/* A trial session object stays destroyable. */
-	return BACKEND_CALL(SESS(t), create_object, tmpl, token ? count : count - 2, obj);
+	return forget_made(t, BACKEND_CALL(SESS(t), create_object, tmpl, token ? count : count - 2,
+					   obj),
+			   *obj);
 }
 
 CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange, const unsigned char *wrapped,
@@ -189,9 +205,11 @@ CK_RV sd_tok_unwrap_key(struct sd_tok *t, CK_OBJECT_HANDLE exchange, const unsig
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	/* No CKA_VALUE_LEN: SoftHSM 2.6.1 takes the length from the unwrapped data only. */
 	CK_ATTRIBUTE tmpl[] = {SD_KEY_TEMPLATE(cls, type, yes, no, no)};
+	CK_RV rv;
 
-	return BACKEND_CALL(SESS(t), unwrap_key, &mech, exchange, (CK_BYTE_PTR)wrapped, len, tmpl,
-	                    sizeof(tmpl) / sizeof(tmpl[0]), obj);
+	rv = BACKEND_CALL(SESS(t), unwrap_key, &mech, exchange, (CK_BYTE_PTR)wrapped, len, tmpl,
+			  sizeof(tmpl) / sizeof(tmpl[0]), obj);
+	return forget_made(t, rv, *obj);
 }
 
 CK_RV sd_tok_store_copy(struct sd_tok *t, CK_OBJECT_HANDLE trial, CK_OBJECT_HANDLE *obj)
@@ -199,7 +217,10 @@ CK_RV sd_tok_store_copy(struct sd_tok *t, CK_OBJECT_HANDLE trial, CK_OBJECT_HAND
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &yes, sizeof(yes)}, SD_KEY_LOCKED(no)};
 
-	return BACKEND_CALL(SESS(t), copy_object, trial, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), obj);
+	return forget_made(t,
+			   BACKEND_CALL(SESS(t), copy_object, trial, tmpl,
+					sizeof(tmpl) / sizeof(tmpl[0]), obj),
+			   *obj);
 }
 
 /* RSA-3072 where the token can make it, else RSA-2048 (many TPMs stop there). */
@@ -243,8 +264,11 @@ CK_RV sd_tok_generate_exchange(struct sd_tok *t, CK_OBJECT_HANDLE *pub, CK_OBJEC
 	    {CKA_ID, (void *)SD_EXCHANGE_ID, sizeof(SD_EXCHANGE_ID) - 1},
 	};
 
-	return BACKEND_CALL(SESS(t), generate_key_pair, &mech, pub_tmpl, 8, priv_tmpl, 9, pub,
-	                    priv);
+	CK_RV rv = BACKEND_CALL(SESS(t), generate_key_pair, &mech, pub_tmpl, 8, priv_tmpl, 9, pub,
+				priv);
+
+	forget_made(t, rv, *pub);
+	return forget_made(t, rv, *priv);
 }
 
 CK_RV sd_tok_public_key(struct sd_tok *t, CK_OBJECT_HANDLE pub, EVP_PKEY **key)
@@ -284,5 +308,8 @@ out:
 
 CK_RV sd_tok_destroy(struct sd_tok *t, CK_OBJECT_HANDLE obj)
 {
-	return BACKEND_CALL(SESS(t), destroy_object, obj);
+	CK_RV rv = BACKEND_CALL(SESS(t), destroy_object, obj);
+
+	hsmux_policy_forget_object(t->be, t->bslot, obj);
+	return rv;
 }
