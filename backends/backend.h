@@ -38,7 +38,7 @@ struct hsmux_backend_ops {
 	 */
 	CK_RV (*create)(struct hsmux_backend *be, const struct hsmux_config_section *sec,
 			char *err, size_t err_len);
-	/* Finalizes and frees the instance. Never fails. */
+	/* Finalizes and frees the instance; it returns nothing, so it cleans up what it can. */
 	void (*destroy)(struct hsmux_backend *be);
 	/*
 	 * In a child after fork(): forget the parent's state without touching
