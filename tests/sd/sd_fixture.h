@@ -120,4 +120,7 @@ long fx_run_victim(const struct fx_victim *v, long delay_us, void (*before)(void
 /* A random delay from 1 to 1.25 times full_us, for fx_run_victim(). */
 long fx_random_delay(long full_us);
 
+/* Joins dir and name into out (len bytes). */
+void fx_path(char *out, size_t len, const char *dir, const char *name);
+
 #endif
