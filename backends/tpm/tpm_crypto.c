@@ -130,6 +130,12 @@ CK_RV tpm_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 		return CKR_MECHANISM_PARAM_INVALID;
 	}
 
+	return tpm_session_start_op(sess, TPM_OP_SIGN, mech, key, hash);
+}
+
+CK_RV tpm_session_start_op(struct tpm_session *sess, enum tpm_op op, const CK_MECHANISM *mech,
+                           CK_OBJECT_HANDLE key, TPMI_ALG_HASH hash)
+{
 	if (tpm_mech_hash_of_ckm(mech->mechanism) != TPM2_ALG_NULL) {
 		sess->md = EVP_MD_CTX_new();
 		if (!sess->md || EVP_DigestInit_ex(sess->md, tpm_mech_evp_md(hash), NULL) != 1) {
@@ -138,7 +144,7 @@ CK_RV tpm_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 			return CKR_HOST_MEMORY;
 		}
 	}
-	sess->op = TPM_OP_SIGN;
+	sess->op = op;
 	sess->mech = mech->mechanism;
 	sess->key = key;
 	sess->hash = hash;

@@ -40,6 +40,14 @@ CK_RV tpm_oaep_params(const struct tpm_token *tok, const CK_MECHANISM *mech, TPM
                       TPM2B_DATA *label);
 
 /*
+ * Starts a sign or verify operation on sess: a digest context when the
+ * mechanism hashes, then the operation's mechanism, key and hash. Returns
+ * CKR_HOST_MEMORY when the digest cannot start.
+ */
+CK_RV tpm_session_start_op(struct tpm_session *sess, enum tpm_op op, const CK_MECHANISM *mech,
+                           CK_OBJECT_HANDLE key, TPMI_ALG_HASH hash);
+
+/*
  * Shared with verification (tpm_verify.c). PSS parameters: the hash, its
  * MGF1 and a salt as long as the digest; *hash gets that hash.
  */

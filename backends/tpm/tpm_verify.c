@@ -272,19 +272,7 @@ static CK_RV verify_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 	if (rv != CKR_OK)
 		return rv;
 
-	if (tpm_mech_hash_of_ckm(mech->mechanism) != TPM2_ALG_NULL) {
-		sess->md = EVP_MD_CTX_new();
-		if (!sess->md || EVP_DigestInit_ex(sess->md, tpm_mech_evp_md(hash), NULL) != 1) {
-			EVP_MD_CTX_free(sess->md);
-			sess->md = NULL;
-			return CKR_HOST_MEMORY;
-		}
-	}
-	sess->op = TPM_OP_VERIFY;
-	sess->mech = mech->mechanism;
-	sess->key = key;
-	sess->hash = hash;
-	return CKR_OK;
+	return tpm_session_start_op(sess, TPM_OP_VERIFY, mech, key, hash);
 }
 
 /* Checks the input of the mechanism and returns the digest that the TPM verifies. */
