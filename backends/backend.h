@@ -6,7 +6,7 @@
  * PKCS#11 function of the same name, with the backend's own slot IDs and
  * session handles. The router has already checked the arguments that it can
  * check, so a backend gets no NULL where the spec forbids one. An op left
- * NULL means the backend lacks the function: the router answers
+ * NULL means the backend lacks the function: the router returns
  * CKR_FUNCTION_NOT_SUPPORTED for it.
  *
  * Every backend has create, destroy, get_slot_list, get_slot_info,

@@ -15,10 +15,10 @@ int hsmux_mkdir_p(const char *path, mode_t mode);
  */
 int hsmux_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
-/* Like hsmux_write_file_atomic(), but leaves path alone when it already holds data. */
+/* Like hsmux_write_file_atomic(), but leaves path alone when it already contains data. */
 int hsmux_write_file_if_changed(const char *path, const void *data, size_t len, mode_t mode);
 
-/* Fsyncs the directory that holds path. 0, or -1 with errno. */
+/* Fsyncs the directory that contains path. 0, or -1 with errno. */
 int hsmux_fsync_parent(const char *path);
 
 #endif /* HSMUX_FILEIO_H */

@@ -36,7 +36,7 @@ CK_RV sd_tok_open(CK_SESSION_HANDLE session, struct sd_tok *t, char *err, size_t
 
 	/*
 	 * Admin calls are long (a backup, a restore) and come from the CLI,
-	 * which does not fork meanwhile; they leave the fork gate at once
+	 * which does not fork meanwhile. So they leave the fork gate at once
 	 * rather than hold fork() back for their length.
 	 */
 	rv = hsmux_session_get(session, &ref);
@@ -165,9 +165,9 @@ CK_RV sd_tok_fingerprint(struct sd_tok *t, CK_OBJECT_HANDLE key, char out[SD_FP_
 
 
 /*
- * The admin code makes and destroys objects around the policy, so it tells
- * the policy's attribute cache: a backend may give a new object the handle
- * of one that the cache still describes.
+ * The admin code makes and destroys objects around the policy, so it drops
+ * each object it touches from the policy's attribute cache: a backend may
+ * reuse a handle that the cache still describes.
  */
 static CK_RV forget_made(struct sd_tok *t, CK_RV rv, CK_OBJECT_HANDLE obj)
 {

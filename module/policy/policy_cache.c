@@ -59,7 +59,7 @@ bool key_info_protected(const struct key_info *k)
  * The cache is a table of buckets that never move, each with a few ways and
  * a sequence number that is odd while a writer changes the bucket. A hit
  * copies the entry and re-reads the number, retrying if it moved, so it
- * takes no lock; writers (a miss, a forget, the pair roles) hold the mutex.
+ * takes no lock. Writers (a miss, a forget, the pair roles) hold the mutex.
  * A full bucket gives up its oldest way: an entry is only a copy, read
  * again on the next miss.
  */
@@ -85,8 +85,8 @@ static struct {
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1};
 
 /*
- * Counts the forgets and the creations through hsmux; an answer worked out
- * from the cache before the last of them may be stale. It starts at 1 so
+ * Counts the objects dropped from the cache and those created through
+ * hsmux. A result computed from the cache before the last of them may be stale. It starts at 1 so
  * that a zeroed memo never matches.
  */
 uint64_t policy_key_epoch = 1;
@@ -98,7 +98,7 @@ static void epoch_bump(void)
 
 /*
  * fork() with the lock held by another thread would leave the child's
- * lock taken forever, or a bucket half written; holding the lock across
+ * lock taken forever, or a bucket half written. Holding the lock across
  * fork() keeps both consistent. Readers take no lock and need nothing.
  */
 static void cache_atfork_prepare(void)

@@ -9,7 +9,7 @@
 #include "module/policy/policy_internal.h"
 #include "module/trace.h"
 
-/* Why a new key breaks the rules, or NULL when it does not. */
+/* The reason a new key breaks the rules, or NULL when it does not. */
 static const char *key_violation(const struct hsmux_backend_policy *pol, const struct key_info *k)
 {
 	bool extractable = k->flags & KEY_EXTRACTABLE;
