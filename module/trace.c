@@ -66,6 +66,7 @@ void hsmux_trace_cleanup(void)
 	hsmux_trace_mask = 0;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void trace_vwrite(const char *prefix, const char *fmt, va_list ap)
 {
 	FILE *out = trace_file ? trace_file : stderr;

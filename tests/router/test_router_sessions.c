@@ -1,5 +1,6 @@
 /* Router tests of sessions: handles, threads, fork, C_Finalize, and the trace. */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,9 @@ static void test_finalize_open_sessions(void)
  * another thread is inside malloc can wait forever for the allocator's lock.
  * Under ASan the signer therefore pauses while the test forks; the plain
  * build forks in the middle of the signing, which is the real test.
+ * The runtime also takes that lock while a thread starts and while it
+ * exits, so the signer is running before the first fork and stays alive
+ * until the last.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define FORK_PAUSES_SIGNER 1
@@ -89,6 +93,8 @@ struct signer {
 	CK_SESSION_HANDLE session;
 	CK_OBJECT_HANDLE priv, pub;
 	int good;
+	sem_t *started; /* if set, posted once the thread runs */
+	sem_t *hold;    /* if set, waited on before the thread exits */
 };
 
 static void *sign_loop(void *arg)
@@ -98,6 +104,8 @@ static void *sign_loop(void *arg)
 	CK_BYTE hash[32], sig[64];
 	CK_ULONG len;
 
+	if (sg->started)
+		sem_post(sg->started);
 	for (int i = 0; i < SIGNS_PER_THREAD; i++) {
 		if (FORK_PAUSES_SIGNER)
 			pthread_mutex_lock(&fork_pause);
@@ -111,6 +119,8 @@ static void *sign_loop(void *arg)
 		if (FORK_PAUSES_SIGNER)
 			pthread_mutex_unlock(&fork_pause);
 	}
+	if (sg->hold)
+		sem_wait(sg->hold);
 	return NULL;
 }
 
@@ -183,10 +193,16 @@ static int child_after_fork(CK_SESSION_HANDLE parent_session)
 static void test_fork(void)
 {
 	struct signer sg = {0};
+	sem_t started, forks_done;
 	CK_SLOT_ID slot;
 	pthread_t th;
 	int status = -1;
 	pid_t pid;
+
+	sem_init(&started, 0, 0);
+	sem_init(&forks_done, 0, 0);
+	sg.started = &started;
+	sg.hold = &forks_done;
 
 	fixture_config(SOFT_CONF);
 	CU_ASSERT_EQUAL_FATAL(fixture_init(), CKR_OK);
@@ -194,6 +210,7 @@ static void test_fork(void)
 	sg.session = fixture_login(slot);
 	CU_ASSERT_FATAL(fixture_ec_key(sg.session, &sg.pub, &sg.priv));
 	pthread_create(&th, NULL, sign_loop, &sg);
+	sem_wait(&started);
 	for (int i = 0; i < 5; i++) {
 		if (FORK_PAUSES_SIGNER)
 			pthread_mutex_lock(&fork_pause);
@@ -201,14 +218,22 @@ static void test_fork(void)
 		if (FORK_PAUSES_SIGNER && pid != 0)
 			pthread_mutex_unlock(&fork_pause);
 		if (pid == 0) {
+			int rc;
+
 			alarm(60);
-			{ int rc = child_after_fork(sg.session); if (rc) fprintf(stderr, "child rc %d\n", rc); _exit(rc); }
+			rc = child_after_fork(sg.session);
+			if (rc)
+				fprintf(stderr, "child exit code %d\n", rc);
+			_exit(rc);
 		}
 		CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 		CU_ASSERT(WIFEXITED(status));
 		CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
 	}
+	sem_post(&forks_done);
 	pthread_join(th, NULL);
+	sem_destroy(&started);
+	sem_destroy(&forks_done);
 	CU_ASSERT_EQUAL(sg.good, SIGNS_PER_THREAD);
 	CU_ASSERT_EQUAL(fl->C_Finalize(NULL), CKR_OK);
 }
