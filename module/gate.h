@@ -17,15 +17,20 @@
 
 #define HSMUX_GATE_SHARDS 64
 
+#define HSMUX_CACHE_LINE 64
+
+/* One counter a cache line: a shard may not share its line with a neighbour. */
 struct hsmux_gate_shard {
-	_Atomic unsigned long calls;
-	char pad[64 - sizeof(unsigned long)];
+	_Alignas(HSMUX_CACHE_LINE) _Atomic unsigned long calls;
 };
 
+/* The flag that every call reads has a line of its own, which no call writes. */
 struct hsmux_gate {
-	atomic_bool closed;
+	_Alignas(HSMUX_CACHE_LINE) atomic_bool closed;
 	struct hsmux_gate_shard shards[HSMUX_GATE_SHARDS];
 };
+
+_Static_assert(sizeof(struct hsmux_gate_shard) == HSMUX_CACHE_LINE, "one shard, one line");
 
 extern struct hsmux_gate hsmux_gate;
 
