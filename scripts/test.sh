@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # The whole test suite: installs missing packages, builds twice (plain, and
 # with AddressSanitizer and UndefinedBehaviorSanitizer) with warnings as
-# errors, runs every CTest test in both, then runs the fuzz targets for a
-# bounded time in a clang build.
+# errors, runs every CTest test in both, runs the benchmarks once (their
+# tables go to out/), then runs the fuzz targets for a bounded time in a
+# clang build.
 #
-# Options: --no-asan, --no-fuzz, or ctest arguments after "--" (for example
-# "-- -R router").
+# Options: --no-asan, --no-bench, --no-fuzz, or ctest arguments after "--"
+# (for example "-- -R router").
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-asan=1 fuzz=1
+asan=1 bench=1 fuzz=1
 ctest_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-asan) asan=0 ;;
+	--no-bench) bench=0 ;;
 	--no-fuzz) fuzz=0 ;;
 	--) shift; ctest_args=("$@"); break ;;
-	*) echo "usage: $0 [--no-asan] [--no-fuzz] [-- CTEST-ARGS]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--no-asan] [--no-bench] [--no-fuzz] [-- CTEST-ARGS]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -38,6 +40,15 @@ run_suite() {
 
 mkdir -p out
 run_suite out/build || status=1
+
+# The benchmarks assert no speed: they print the ratios that the README
+# reports, and fail only if a benchmark cannot run.
+if [ "$bench" = 1 ]; then
+	echo "=== benchmarks: hsmux over SoftHSM against SoftHSM direct (throughput, callgrind)"
+	bench/run.sh out/build --out out/bench-results.md --overhead -- --rounds 15 || status=1
+	echo "=== benchmarks: the tpm backend against tpm2-pkcs11 over swtpm"
+	bench/tpm_bench.sh out/build 8 0.3 | tee out/tpm-bench-results.md || status=1
+fi
 
 if [ "$asan" = 1 ]; then
 	# Leaks in SoftHSM's own start-up are not ours; every other leak fails the test.
