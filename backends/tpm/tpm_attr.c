@@ -17,6 +17,12 @@ static CK_ATTRIBUTE *find_mutable(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type)
 	return NULL;
 }
 
+bool tpm_attr_hidden(CK_ATTRIBUTE_TYPE type)
+{
+	return type == TPM_CKA_TPM_PUBLIC || type == TPM_CKA_TPM_PRIVATE ||
+	       type == TPM_CKA_SEALED_VALUE;
+}
+
 CK_RV tpm_attrs_set(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len)
 {
 	CK_ATTRIBUTE *attr = find_mutable(a, type);
@@ -57,6 +63,20 @@ CK_RV tpm_attrs_set_ulong(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type, CK_ULONG 
 	return tpm_attrs_set(a, type, &value, sizeof(value));
 }
 
+void tpm_attrs_remove(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type)
+{
+	CK_ATTRIBUTE *attr = find_mutable(a, type);
+
+	if (!attr)
+		return;
+	if (attr->pValue) {
+		OPENSSL_cleanse(attr->pValue, attr->ulValueLen);
+		free(attr->pValue);
+	}
+	/* The order of attributes carries no meaning, so the last one fills the gap. */
+	*attr = a->v[--a->n];
+}
+
 const CK_ATTRIBUTE *tpm_attrs_find(const struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type)
 {
 	return find_mutable((struct tpm_attrs *)a, type);
@@ -87,7 +107,7 @@ bool tpm_attrs_match(const struct tpm_attrs *a, const CK_ATTRIBUTE *tmpl, CK_ULO
 	for (CK_ULONG i = 0; i < count; i++) {
 		const CK_ATTRIBUTE *attr = tpm_attrs_find(a, tmpl[i].type);
 
-		if (tmpl[i].type == TPM_CKA_TPM_PUBLIC || tmpl[i].type == TPM_CKA_TPM_PRIVATE)
+		if (tpm_attr_hidden(tmpl[i].type))
 			return false;
 		if (!attr || attr->ulValueLen != tmpl[i].ulValueLen)
 			return false;

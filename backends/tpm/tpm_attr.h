@@ -17,6 +17,8 @@
  */
 #define TPM_CKA_TPM_PUBLIC  (CKA_VENDOR_DEFINED | 0x48540001UL) /* marshaled TPM2B_PUBLIC */
 #define TPM_CKA_TPM_PRIVATE (CKA_VENDOR_DEFINED | 0x48540002UL) /* marshaled TPM2B_PRIVATE */
+/* The encrypted CKA_VALUE of a private data object (format in tpm_data.h). */
+#define TPM_CKA_SEALED_VALUE (CKA_VENDOR_DEFINED | 0x48540003UL)
 
 /* Upper bound for one attribute value, far above any key or certificate attribute. */
 #define TPM_ATTR_VALUE_MAX (64u * 1024u)
@@ -26,10 +28,16 @@ struct tpm_attrs {
 	size_t n;
 };
 
+/* True for the vendor attributes above, which no template may name. */
+bool tpm_attr_hidden(CK_ATTRIBUTE_TYPE type);
+
 /* Sets type to a copy of value, replacing an earlier value. Returns CKR_HOST_MEMORY on failure. */
 CK_RV tpm_attrs_set(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len);
 CK_RV tpm_attrs_set_bool(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type, CK_BBOOL value);
 CK_RV tpm_attrs_set_ulong(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type, CK_ULONG value);
+
+/* Wipes and removes the attribute of that type, if there is one. */
+void tpm_attrs_remove(struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type);
 
 /* The attribute of that type, or NULL. The pointer is valid until a's next change. */
 const CK_ATTRIBUTE *tpm_attrs_find(const struct tpm_attrs *a, CK_ATTRIBUTE_TYPE type);

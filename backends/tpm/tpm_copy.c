@@ -6,6 +6,7 @@
  * CKA_DESTROYABLE and CKA_COPYABLE, never gain them.
  */
 #include "backends/tpm/tpm_copy.h"
+#include "backends/tpm/tpm_data.h"
 
 /* Attributes a copy may set to any value. */
 static bool free_attribute(CK_ATTRIBUTE_TYPE type)
@@ -20,17 +21,12 @@ static bool one_way_attribute(CK_ATTRIBUTE_TYPE type)
 	return type == CKA_MODIFIABLE || type == CKA_DESTROYABLE || type == CKA_COPYABLE;
 }
 
-static bool same_value(const CK_ATTRIBUTE *have, const CK_ATTRIBUTE *want)
-{
-	return have && have->ulValueLen == want->ulValueLen &&
-	       (want->ulValueLen == 0 || memcmp(have->pValue, want->pValue, want->ulValueLen) == 0);
-}
-
-static CK_RV check_one(const struct tpm_object *obj, const CK_ATTRIBUTE *a)
+static CK_RV check_one(const struct tpm_token *tok, const struct tpm_object *obj,
+                       const CK_ATTRIBUTE *a)
 {
 	CK_BBOOL b;
 
-	if (a->type == TPM_CKA_TPM_PUBLIC || a->type == TPM_CKA_TPM_PRIVATE)
+	if (tpm_attr_hidden(a->type))
 		return CKR_ATTRIBUTE_TYPE_INVALID;
 	if (free_attribute(a->type)) {
 		if (a->type == CKA_TOKEN || a->type == CKA_PRIVATE)
@@ -44,8 +40,7 @@ static CK_RV check_one(const struct tpm_object *obj, const CK_ATTRIBUTE *a)
 		                                                        : CKR_OK;
 	}
 	/* Anything else may be named only with the value the object already has. */
-	return same_value(tpm_attrs_find(&obj->attrs, a->type), a) ? CKR_OK
-	                                                           : CKR_ATTRIBUTE_READ_ONLY;
+	return tpm_data_match_locked(tok, obj, a, 1) ? CKR_OK : CKR_ATTRIBUTE_READ_ONLY;
 }
 
 static CK_RV check_copy(const struct tpm_token *tok, const struct tpm_session *sess,
@@ -59,7 +54,7 @@ static CK_RV check_copy(const struct tpm_token *tok, const struct tpm_session *s
 		return CKR_ACTION_PROHIBITED;
 	*token = obj->file[0] != '\0';
 	for (CK_ULONG i = 0; i < count; i++) {
-		rv = check_one(obj, &tmpl[i]);
+		rv = check_one(tok, obj, &tmpl[i]);
 		if (rv != CKR_OK)
 			return rv;
 		if (tmpl[i].type == CKA_TOKEN)
@@ -105,6 +100,9 @@ CK_RV tpm_copy_object_locked(struct tpm_token *tok, struct tpm_session *sess, CK
 	rv = fill_copy(copy, obj, tmpl, count);
 	if (rv == CKR_OK)
 		rv = tpm_attrs_set_bool(&copy->attrs, CKA_TOKEN, token ? CK_TRUE : CK_FALSE);
+	/* A sealed value is bound to its file: the copy's is sealed again, or opened. */
+	if (rv == CKR_OK)
+		rv = tpm_data_settle_locked(tok, copy, obj->file);
 	if (rv == CKR_OK && token)
 		rv = tpm_store_add_locked(tok, &copy, 1);
 	else if (rv == CKR_OK)

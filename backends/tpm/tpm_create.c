@@ -1,11 +1,13 @@
 /*
  * C_CreateObject for data objects, X.509 certificates and public keys.
- * They hold no secret, so they are stored as attributes only and the TPM
- * takes no part.
+ * They are stored as attributes, and the TPM takes no part, except that a
+ * private token data object's CKA_VALUE is sealed under a key derived from
+ * the token secret (tpm_data.c).
  */
 #include <string.h>
 
 #include "backends/tpm/tpm_create.h"
+#include "backends/tpm/tpm_data.h"
 #include "backends/tpm/tpm_keygen.h"
 
 /* Which attributes a template may set for a class; NULL-free lists end with ~0. */
@@ -43,7 +45,10 @@ static const CK_ATTRIBUTE_TYPE public_attrs[] = {
     CKA_PUBLIC_KEY_INFO, ~0UL,
 };
 
-/* Boolean attributes that must be CK_FALSE here: trust needs the SO, copying is not done. */
+/*
+ * Boolean attributes that must be CK_FALSE here: trust needs the SO, and
+ * only a data object may be made copyable (tpm_copy.c).
+ */
 static const CK_ATTRIBUTE_TYPE false_only[] = {CKA_TRUSTED, CKA_COPYABLE, ~0UL};
 
 static bool listed(const CK_ATTRIBUTE_TYPE *list, CK_ATTRIBUTE_TYPE type)
@@ -65,7 +70,8 @@ static const CK_ATTRIBUTE *template_find(const CK_ATTRIBUTE *tmpl, CK_ULONG coun
 	return NULL;
 }
 
-static CK_RV check_attribute(const CK_ATTRIBUTE_TYPE *class_attrs, const CK_ATTRIBUTE *a)
+static CK_RV check_attribute(CK_OBJECT_CLASS cls, const CK_ATTRIBUTE_TYPE *class_attrs,
+                             const CK_ATTRIBUTE *a)
 {
 	CK_BBOOL b;
 	CK_RV rv;
@@ -74,6 +80,8 @@ static CK_RV check_attribute(const CK_ATTRIBUTE_TYPE *class_attrs, const CK_ATTR
 		return CKR_ATTRIBUTE_TYPE_INVALID;
 	if (a->ulValueLen > TPM_ATTR_VALUE_MAX || (a->ulValueLen && !a->pValue))
 		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (cls == CKO_DATA && a->type == CKA_COPYABLE)
+		return tpm_template_bool(a, &b);
 	if (!listed(false_only, a->type))
 		return CKR_OK;
 	rv = tpm_template_bool(a, &b);
@@ -136,7 +144,7 @@ static CK_RV check_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_
 	if (rv == CKR_OK)
 		rv = check_class(*cls, tmpl, count, &allowed);
 	for (CK_ULONG i = 0; i < count && rv == CKR_OK; i++)
-		rv = check_attribute(allowed, &tmpl[i]);
+		rv = check_attribute(*cls, allowed, &tmpl[i]);
 	return rv;
 }
 
@@ -221,20 +229,16 @@ static CK_RV class_defaults(struct tpm_attrs *a, CK_OBJECT_CLASS cls)
 }
 
 static CK_RV check_session(const struct tpm_token *tok, const struct tpm_session *sess,
-                           CK_OBJECT_CLASS cls, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+                           const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
 	bool private = template_bool(tmpl, count, CKA_PRIVATE);
 
 	if (template_bool(tmpl, count, CKA_TOKEN) && !(sess->flags & CKF_RW_SESSION))
 		return CKR_SESSION_READ_ONLY;
 	/*
-	 * Stored attributes are not encrypted, so CKA_PRIVATE only hides an
-	 * object from sessions without a login. That is fine for certificates
-	 * and public keys, not for the value of a data object.
-	 * TODO: encrypt private data objects under a key sealed in the TPM.
+	 * CKA_PRIVATE hides an object from sessions without a login. Only the
+	 * value of a data object is a secret: tpm_data_settle_locked() seals it.
 	 */
-	if (private && cls == CKO_DATA)
-		return CKR_ATTRIBUTE_VALUE_INVALID;
 	if (private && tok->login != CKU_USER)
 		return CKR_USER_NOT_LOGGED_IN;
 	return CKR_OK;
@@ -249,7 +253,7 @@ CK_RV tpm_create_object_locked(struct tpm_token *tok, struct tpm_session *sess,
 
 	rv = check_template(tmpl, count, &cls);
 	if (rv == CKR_OK)
-		rv = check_session(tok, sess, cls, tmpl, count);
+		rv = check_session(tok, sess, tmpl, count);
 	if (rv != CKR_OK)
 		return rv;
 	obj = tpm_object_new();
@@ -260,6 +264,8 @@ CK_RV tpm_create_object_locked(struct tpm_token *tok, struct tpm_session *sess,
 		rv = tpm_attrs_set(&obj->attrs, tmpl[i].type, tmpl[i].pValue, tmpl[i].ulValueLen);
 	if (rv == CKR_OK)
 		rv = class_defaults(&obj->attrs, cls);
+	if (rv == CKR_OK)
+		rv = tpm_data_settle_locked(tok, obj, "");
 	if (rv == CKR_OK && tpm_attrs_bool(&obj->attrs, CKA_TOKEN, false))
 		rv = tpm_store_add_locked(tok, &obj, 1);
 	else

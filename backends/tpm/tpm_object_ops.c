@@ -5,6 +5,7 @@
 #include "backends/tpm/tpm_aes.h"
 #include "backends/tpm/tpm_create.h"
 #include "backends/tpm/tpm_crypto.h"
+#include "backends/tpm/tpm_data.h"
 #include "backends/tpm/tpm_hmac.h"
 #include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_object_ops.h"
@@ -28,11 +29,6 @@ static CK_RV lock_session(struct hsmux_backend *be, CK_SESSION_HANDLE s, struct 
 static void unlock_token(struct tpm_token *tok)
 {
 	pthread_mutex_unlock(&tok->lock);
-}
-
-static bool hidden_attribute(CK_ATTRIBUTE_TYPE type)
-{
-	return type == TPM_CKA_TPM_PUBLIC || type == TPM_CKA_TPM_PRIVATE;
 }
 
 static bool is_token_object(const struct tpm_object *obj)
@@ -98,11 +94,13 @@ CK_RV tpm_get_object_size(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJE
 }
 
 /* Fills one template entry per the C_GetAttributeValue rules; returns its own error. */
-static CK_RV get_one(const struct tpm_object *obj, CK_ATTRIBUTE *t)
+static CK_RV get_one(const struct tpm_token *tok, const struct tpm_object *obj, CK_ATTRIBUTE *t)
 {
 	const CK_ATTRIBUTE *a =
-	    hidden_attribute(t->type) ? NULL : tpm_attrs_find(&obj->attrs, t->type);
+	    tpm_attr_hidden(t->type) ? NULL : tpm_attrs_find(&obj->attrs, t->type);
 
+	if (t->type == CKA_VALUE && tpm_data_is_sealed(obj))
+		return tpm_data_get_value_locked(tok, obj, t);
 	if (!a) {
 		t->ulValueLen = CK_UNAVAILABLE_INFORMATION;
 		return CKR_ATTRIBUTE_TYPE_INVALID;
@@ -121,6 +119,13 @@ static CK_RV get_one(const struct tpm_object *obj, CK_ATTRIBUTE *t)
 	return CKR_OK;
 }
 
+/* The errors after which C_GetAttributeValue still fills the other entries. */
+static bool per_attribute_error(CK_RV rv)
+{
+	return rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL ||
+	       rv == CKR_ATTRIBUTE_SENSITIVE;
+}
+
 CK_RV tpm_get_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
                               CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
@@ -136,46 +141,70 @@ CK_RV tpm_get_attribute_value(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_
 		unlock_token(tok);
 		return CKR_OBJECT_HANDLE_INVALID;
 	}
-	/* Every entry is processed; the call returns the last error that occurred. */
+	/*
+	 * Every entry is processed. The call returns the last error, unless a
+	 * sealed value failed to open: that error wins over per-entry ones.
+	 */
 	for (CK_ULONG i = 0; i < count; i++) {
-		CK_RV one = get_one(obj, &tmpl[i]);
+		CK_RV one = get_one(tok, obj, &tmpl[i]);
 
-		if (one != CKR_OK)
+		if (one != CKR_OK && (rv == CKR_OK || per_attribute_error(rv)))
 			rv = one;
 	}
 	unlock_token(tok);
 	return rv;
 }
 
-static bool settable_attribute(CK_ATTRIBUTE_TYPE type)
+static bool settable_attribute(const struct tpm_object *obj, CK_ATTRIBUTE_TYPE type)
 {
+	/* The spec lets the value, application and object ID of a data object change. */
+	bool data = tpm_attrs_ulong(&obj->attrs, CKA_CLASS, CK_UNAVAILABLE_INFORMATION) == CKO_DATA;
+
+	if (data && (type == CKA_VALUE || type == CKA_APPLICATION || type == CKA_OBJECT_ID))
+		return true;
 	return type == CKA_LABEL || type == CKA_ID || type == CKA_SUBJECT ||
 	       type == CKA_START_DATE || type == CKA_END_DATE;
+}
+
+static CK_RV check_set(const struct tpm_session *sess, const struct tpm_object *obj,
+                       const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+{
+	if (is_token_object(obj) && !(sess->flags & CKF_RW_SESSION))
+		return CKR_SESSION_READ_ONLY;
+	if (!tpm_attrs_bool(&obj->attrs, CKA_MODIFIABLE, true))
+		return CKR_ACTION_PROHIBITED;
+	for (CK_ULONG i = 0; i < count; i++) {
+		if (tpm_attr_hidden(tmpl[i].type))
+			return CKR_ATTRIBUTE_TYPE_INVALID;
+		if (!settable_attribute(obj, tmpl[i].type))
+			return tpm_attrs_find(&obj->attrs, tmpl[i].type)
+			           ? CKR_ATTRIBUTE_READ_ONLY
+			           : CKR_ATTRIBUTE_TYPE_INVALID;
+		/* A longer value would make the whole file unreadable. */
+		if (tmpl[i].ulValueLen > TPM_ATTR_VALUE_MAX ||
+		    (tmpl[i].ulValueLen && !tmpl[i].pValue))
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+	}
+	return CKR_OK;
 }
 
 static CK_RV set_attrs_locked(struct tpm_token *tok, struct tpm_session *sess,
                               struct tpm_object *obj, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
 {
 	struct tpm_attrs backup = {0};
-	CK_RV rv = CKR_OK;
+	CK_RV rv = check_set(sess, obj, tmpl, count);
 
-	if (is_token_object(obj) && !(sess->flags & CKF_RW_SESSION))
-		return CKR_SESSION_READ_ONLY;
-	if (!tpm_attrs_bool(&obj->attrs, CKA_MODIFIABLE, true))
-		return CKR_ACTION_PROHIBITED;
-	for (CK_ULONG i = 0; i < count; i++) {
-		if (!settable_attribute(tmpl[i].type))
-			return tpm_attrs_find(&obj->attrs, tmpl[i].type)
-			           ? CKR_ATTRIBUTE_READ_ONLY
-			           : CKR_ATTRIBUTE_TYPE_INVALID;
-	}
-
+	if (rv != CKR_OK)
+		return rv;
 	/* Keep the old values, so a failed write leaves the object as it was. */
 	for (size_t i = 0; i < obj->attrs.n && rv == CKR_OK; i++)
 		rv = tpm_attrs_set(&backup, obj->attrs.v[i].type, obj->attrs.v[i].pValue,
 		                   obj->attrs.v[i].ulValueLen);
 	for (CK_ULONG i = 0; i < count && rv == CKR_OK; i++)
 		rv = tpm_attrs_set(&obj->attrs, tmpl[i].type, tmpl[i].pValue, tmpl[i].ulValueLen);
+	/* A new CKA_VALUE of a private token data object is sealed with a fresh nonce. */
+	if (rv == CKR_OK)
+		rv = tpm_data_settle_locked(tok, obj, obj->file);
 	if (rv == CKR_OK)
 		rv = tpm_store_update_locked(tok, obj);
 	if (rv != CKR_OK) {
@@ -215,7 +244,7 @@ static CK_RV collect_matches(struct tpm_token *tok, struct tpm_session *sess,
 	for (size_t i = 0; i < tok->n_objects; i++) {
 		const struct tpm_object *obj = tok->objects[i];
 
-		if (tpm_object_visible(tok, obj) && tpm_attrs_match(&obj->attrs, tmpl, count))
+		if (tpm_object_visible(tok, obj) && tpm_data_match_locked(tok, obj, tmpl, count))
 			sess->found[sess->n_found++] = obj->handle;
 	}
 	return CKR_OK;

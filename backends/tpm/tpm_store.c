@@ -226,6 +226,9 @@ static uint32_t get_u32(const uint8_t *p)
 /*
  * Key file format: u32 magic, the token serial (so that files of an
  * earlier C_InitToken are ignored), u32 count, then count attribute lists.
+ * A private data object's list has TPM_CKA_SEALED_VALUE, which carries its
+ * own version byte, in place of CKA_VALUE (tpm_data.h). Files without it
+ * read as before, so the magic stays.
  */
 static CK_RV serialize_key_file(const struct tpm_token *tok, struct tpm_object *const *objs,
                                 size_t n, uint8_t **out, size_t *out_len)
@@ -325,28 +328,44 @@ static CK_RV write_key_file(struct tpm_token *tok, const char *file, struct tpm_
 	return rv;
 }
 
-CK_RV tpm_store_add_locked(struct tpm_token *tok, struct tpm_object **objs, size_t n)
+CK_RV tpm_store_name_new(struct tpm_object **objs, size_t n)
 {
 	unsigned char id[8];
 	char file[64];
-	struct stat st;
-	CK_RV rv;
 
 	if (RAND_bytes(id, sizeof(id)) != 1)
 		return CKR_FUNCTION_FAILED;
 	for (size_t i = 0; i < sizeof(id); i++)
 		snprintf(file + 2 * i, 3, "%02x", id[i]);
 	memcpy(file + 2 * sizeof(id), KEY_SUFFIX, sizeof(KEY_SUFFIX));
-	rv = write_key_file(tok, file, objs, n);
-	if (rv != CKR_OK)
-		return rv;
-
-	/* The objects are not in the table yet, so note_file_stat() would miss them. */
-	if (stat_key_file(tok, file, &st) != 0)
-		memset(&st, 0, sizeof(st));
 	for (size_t i = 0; i < n; i++) {
 		set_file_name(objs[i], file);
 		objs[i]->index = (unsigned int)i;
+	}
+	return CKR_OK;
+}
+
+CK_RV tpm_store_add_locked(struct tpm_token *tok, struct tpm_object **objs, size_t n)
+{
+	bool named_here = objs[0]->file[0] == '\0';
+	struct stat st;
+	CK_RV rv = CKR_OK;
+
+	if (named_here)
+		rv = tpm_store_name_new(objs, n);
+	if (rv == CKR_OK)
+		rv = write_key_file(tok, objs[0]->file, objs, n);
+	if (rv != CKR_OK) {
+		/* An object without a file is a session object, so leave none half-named. */
+		for (size_t i = 0; i < n && named_here; i++)
+			objs[i]->file[0] = '\0';
+		return rv;
+	}
+
+	/* The objects are not in the table yet, so note_file_stat() would miss them. */
+	if (stat_key_file(tok, objs[0]->file, &st) != 0)
+		memset(&st, 0, sizeof(st));
+	for (size_t i = 0; i < n; i++) {
 		objs[i]->mtime = st.st_mtim;
 		objs[i]->ino = st.st_ino;
 	}

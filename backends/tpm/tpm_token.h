@@ -124,7 +124,15 @@ CK_RV tpm_store_load_token_locked(struct tpm_token *tok);
 CK_RV tpm_store_save_token_locked(struct tpm_token *tok);
 /* Reads new, changed and removed key files into tok->objects. */
 CK_RV tpm_store_refresh_locked(struct tpm_token *tok);
-/* Writes one key file holding objs (one or two) atomically and registers them. */
+/*
+ * Gives objs (one or two) the name of a new key file, before
+ * tpm_store_add_locked() writes it, so that a sealed value can be bound to it.
+ */
+CK_RV tpm_store_name_new(struct tpm_object **objs, size_t n);
+/*
+ * Writes one key file holding objs (one or two) atomically: under the name
+ * that tpm_store_name_new() gave them, else under a new one.
+ */
 CK_RV tpm_store_add_locked(struct tpm_token *tok, struct tpm_object **objs, size_t n);
 /* Removes obj from its file (and the file when nothing is left) and frees it. */
 CK_RV tpm_store_destroy_locked(struct tpm_token *tok, struct tpm_object *obj);

@@ -2,7 +2,9 @@
 # Real clients on the tpm backend through libhsmux.so: pkcs11-tool sets up
 # the token, generates RSA and EC keys in the in-process TPM and signs;
 # OpenSSL signs through libp11's engine. Plain openssl verifies every
-# signature against the public keys exported with pkcs11-tool. GnuTLS's
+# signature against the public keys exported with pkcs11-tool. pkcs11-tool
+# stores a private data object and reads it back only after a login; its
+# bytes are nowhere in the TPM's files. GnuTLS's
 # p11tool signs, and NSS's certutil makes a key and certificate on the token.
 # Usage: test_tpm_clients.sh MODULE
 . "$(dirname "$0")/../clients/lib.sh"
@@ -74,6 +76,33 @@ out=$(p11tool_run --token-label "$TOKEN" --list-objects --type cert)
 assert_contains "$out" "label:      rsa2048" "certificate listed by a new process"
 p11tool_run --token-label "$TOKEN" --read-object --type cert --id 01 -o cert.read.der >/dev/null
 cmp -s cert.der cert.read.der || fail "the certificate read back differs from the one written"
+
+log "pkcs11-tool --write-object --type data --private: a value sealed in the store"
+head -c 300 /dev/urandom >secret.bin
+p11tool_run --token-label "$TOKEN" --login --pin "$USER_PIN" --write-object secret.bin \
+	--type data --label vault --application-label hsmux-test --private >/dev/null
+out=$(p11tool_run --token-label "$TOKEN" --list-objects --type data)
+case "$out" in
+*vault*) printf '%s\n' "$out" >&2; fail "a private data object is listed without a login" ;;
+esac
+if pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --read-object --type data \
+	--label vault -o secret.nologin >/dev/null 2>&1; then
+	fail "a private data object was read without a login"
+fi
+p11tool_run --token-label "$TOKEN" --login --pin "$USER_PIN" --read-object --type data \
+	--label vault -o secret.read >/dev/null
+cmp -s secret.bin secret.read || fail "the private data object read back differs from secret.bin"
+# No 16-byte piece of the value may be in any file of the TPM's state and store.
+for skip in 0 142 284; do
+	piece=$(xxd -p -s "$skip" -l 16 secret.bin)
+	for f in $(find "$TEST_DIR/tpm" -type f); do
+		# A whole dump, not grep -q: with pipefail, an early exit would hide a hit.
+		dump=$(xxd -p "$f" | tr -d '\n')
+		case "$dump" in
+		*"$piece"*) fail "bytes of the private data object are in plaintext in $f" ;;
+		esac
+	done
+done
 
 cat >engine.cnf <<EOF2
 openssl_conf = openssl_init

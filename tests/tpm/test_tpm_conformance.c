@@ -639,6 +639,47 @@ static void test_tpm_conformance_mechanism_sweep(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
+/*
+ * A private token data object through the module: its value reads back
+ * after a login, and without one the object is not found (test_tpm_data
+ * shows that the stored value is encrypted).
+ */
+static void check_private_data(CK_SESSION_HANDLE s)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL yes = CK_TRUE;
+	CK_BYTE secret[48], buf[64];
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},      {CKA_TOKEN, &yes, sizeof(yes)},
+	    {CKA_PRIVATE, &yes, sizeof(yes)},    {CKA_LABEL, "private note", 12},
+	    {CKA_VALUE, secret, sizeof(secret)},
+	};
+	CK_ATTRIBUTE value = {CKA_VALUE, NULL, 0};
+	CK_SESSION_HANDLE plain;
+	CK_OBJECT_HANDLE h;
+
+	CU_ASSERT_EQUAL_FATAL(p11->C_GenerateRandom(s, secret, sizeof(secret)), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11->C_CreateObject(s, tmpl, 5, &h), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_DATA, "private note", &h), 1);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, h, &value, 1), CKR_OK);
+	CU_ASSERT_EQUAL(value.ulValueLen, sizeof(secret));
+	value.pValue = buf;
+	value.ulValueLen = sizeof(buf);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, h, &value, 1), CKR_OK);
+	CU_ASSERT(value.ulValueLen == sizeof(secret) && !memcmp(buf, secret, sizeof(secret)));
+
+	CU_ASSERT_EQUAL_FATAL(p11->C_Logout(s), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &plain),
+	                      CKR_OK);
+	CU_ASSERT_EQUAL(tpm_p11_find(plain, CKO_DATA, "private note", NULL), 0);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(plain, h, &value, 1), CKR_OBJECT_HANDLE_INVALID);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(plain), CKR_OK);
+	CU_ASSERT_EQUAL(
+	    p11->C_Login(s, CKU_USER, (CK_UTF8CHAR *)TPM_P11_USER_PIN, strlen(TPM_P11_USER_PIN)),
+	    CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_DestroyObject(s, h), CKR_OK);
+}
+
 static void test_tpm_conformance_create_objects(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(slot), ro;
@@ -730,7 +771,8 @@ static void test_tpm_conformance_create_objects(void)
 
 	CU_ASSERT_EQUAL(p11->C_CreateObject(s, data_obj, 4, &h), CKR_OK);
 	CU_ASSERT_EQUAL(tpm_p11_find(s, CKO_DATA, "note", NULL), 1);
-	CU_ASSERT_EQUAL(p11->C_CreateObject(s, private_data, 2, &h), CKR_ATTRIBUTE_VALUE_INVALID);
+	CU_ASSERT_EQUAL(p11->C_CreateObject(s, private_data, 2, &h), CKR_OK);
+	check_private_data(s);
 	CU_ASSERT_EQUAL(p11->C_CreateObject(s, private_key, 1, &h), CKR_ATTRIBUTE_VALUE_INVALID);
 	CU_ASSERT_EQUAL(p11->C_CreateObject(s, unknown, 2, &h), CKR_ATTRIBUTE_TYPE_INVALID);
 	CU_ASSERT_EQUAL_FATAL(p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &ro),
