@@ -263,9 +263,13 @@ bad_input() {
 	local k=(--kek kek --label new)
 
 	# The blob: tampered in the RSA part and in the wrap part, truncated, bad base64url.
+	# Each byte is inverted, so the tampered blob always differs from the good one.
 	for at in 100 700; do
 		cp "$T/good.blob" "$T/tampered.blob"
-		printf '\x55' | dd of="$T/tampered.blob" bs=1 seek=$at conv=notrunc 2>/dev/null
+		byte=$(od -An -tu1 -j "$at" -N1 "$T/good.blob" | tr -d ' ')
+		printf "\\$(printf '%03o' $((byte ^ 255)))" |
+			dd of="$T/tampered.blob" bs=1 seek="$at" conv=notrunc 2>/dev/null
+		cmp -s "$T/good.blob" "$T/tampered.blob" && fail "blob not changed at byte $at"
 		byok_json "$KID" "$(basenc --base64url -w0 <"$T/tampered.blob" | tr -d '=')" \
 			>"$T/tampered.byok"
 		expect_error "cannot unwrap" "${k[@]}" --in "$T/tampered.byok"

@@ -87,7 +87,11 @@ check "sd recover" "$tool" sd recover --sd "$work/sd.json" --custodian-key "$wor
 	--custodian-key "$work/c3.key" --exchange "$work/exchange.pem" --out "$work/upload.json"
 check "sd upload" hsm b sd upload --token B --in "$work/upload.json"
 cp "$work/a.bk" "$work/bad.bk"
-printf 'X' | dd of="$work/bad.bk" bs=1 seek=900 conv=notrunc 2>/dev/null
+# Byte 900 is inverted, so the copy always differs from the backup.
+byte=$(od -An -tu1 -j 900 -N1 "$work/a.bk" | tr -d ' ')
+printf "\\$(printf '%03o' $((byte ^ 255)))" |
+	dd of="$work/bad.bk" bs=1 seek=900 conv=notrunc 2>/dev/null
+check "backup copy changed" test "$(cmp -s "$work/a.bk" "$work/bad.bk"; echo $?)" = 1
 check "changed backup refused" fails_with "is refused and token 'B' is unchanged" \
 	hsm b restore --token B --in "$work/bad.bk"
 check "second activation refused" fails_with "already has security domain" \
