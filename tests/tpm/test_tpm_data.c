@@ -23,6 +23,7 @@
 #include "module/config.h"
 #include "tpm_data_check.h"
 #include "tpm_test_util.h"
+#include "tpm_unit.h"
 
 static char state_dir[] = "/tmp/hsmux-tpm-data-XXXXXX";
 static char tcti_value[sizeof(state_dir) + 16];
@@ -50,40 +51,17 @@ static CK_UTF8CHAR new_pin[] = "5678";
 /* value1: first secret; value2: a public object's; value4: after C_SetAttributeValue. */
 static CK_BYTE value1[200], value2[64], value3[40], value4[77], value5[50];
 
-static void start(void)
-{
-	char err[512] = "";
-	CK_RV rv;
-
-	memset(&be, 0, sizeof(be));
-	be.ops = ops;
-	be.name = "tpm";
-	rv = ops->create(&be, &section, err, sizeof(err));
-	if (rv != CKR_OK)
-		fprintf(stderr, "create: %s\n", err);
-	CU_ASSERT_FATAL(rv == CKR_OK);
-}
-
 static void stop(void)
 {
 	ops->destroy(&be);
-}
-
-static CK_SESSION_HANDLE open_rw(void)
-{
-	CK_SESSION_HANDLE s = 0;
-
-	CU_ASSERT_EQUAL_FATAL(ops->open_session(&be, 0, CKF_SERIAL_SESSION | CKF_RW_SESSION, &s),
-	                      CKR_OK);
-	return s;
 }
 
 static CK_SESSION_HANDLE start_user(void)
 {
 	CK_SESSION_HANDLE s;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	return s;
 }
@@ -153,22 +131,13 @@ static struct tpm_object *object_of(CK_OBJECT_HANDLE h)
 
 static void test_tpm_data_setup(void)
 {
-	CK_UTF8CHAR label[32];
-	CK_SESSION_HANDLE s;
-
 	RAND_bytes(value1, sizeof(value1));
 	RAND_bytes(value2, sizeof(value2));
 	RAND_bytes(value3, sizeof(value3));
 	RAND_bytes(value4, sizeof(value4));
 	RAND_bytes(value5, sizeof(value5));
-	start();
-	memset(label, ' ', sizeof(label));
-	memcpy(label, "data", 4);
-	CU_ASSERT_EQUAL_FATAL(ops->init_token(&be, 0, so_pin, PIN_LEN(so_pin), label), CKR_OK);
-	s = open_rw();
-	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_OK);
-	CU_ASSERT_EQUAL_FATAL(ops->init_pin(&be, s, user_pin, PIN_LEN(user_pin)), CKR_OK);
-	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
+	tpm_unit_start(&be, &section);
+	tpm_unit_init_token(&be, "data", (const char *)so_pin, (const char *)user_pin);
 	stop();
 }
 
@@ -214,8 +183,8 @@ static void test_tpm_data_create_and_read(void)
 	CK_ATTRIBUTE a = {CKA_VALUE, NULL, 0};
 	CK_SESSION_HANDLE s;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(make_data(s, "secret", CK_TRUE, CK_TRUE, value1, sizeof(value1), &h),
 	                CKR_USER_NOT_LOGGED_IN);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
@@ -260,8 +229,8 @@ static void test_tpm_data_restart_and_pins(void)
 	CK_OBJECT_HANDLE h;
 	CK_SESSION_HANDLE s;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(find_label(s, "secret", NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(find_label(s, "secret", &h), 1);
@@ -570,7 +539,7 @@ static void test_tpm_data_backup_restore(void)
 	CU_ASSERT_EQUAL(ops->destroy_object(&be, s, h), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(ops->backup_import(&be, 0, backup_next, &b), CKR_OK);
 
-	s = open_rw();
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(find_label(s, "secret", NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(find_label(s, "secret", &h), 1);
@@ -585,18 +554,12 @@ static void test_tpm_data_backup_restore(void)
 /* C_InitToken makes a new token secret and removes every object. */
 static void test_tpm_data_init_token(void)
 {
-	CK_UTF8CHAR label[32];
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE h;
 
-	start();
-	memset(label, ' ', sizeof(label));
-	memcpy(label, "again", 5);
-	CU_ASSERT_EQUAL_FATAL(ops->init_token(&be, 0, so_pin, PIN_LEN(so_pin), label), CKR_OK);
-	s = open_rw();
-	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_OK);
-	CU_ASSERT_EQUAL_FATAL(ops->init_pin(&be, s, user_pin, PIN_LEN(user_pin)), CKR_OK);
-	CU_ASSERT_EQUAL(ops->logout(&be, s), CKR_OK);
+	tpm_unit_start(&be, &section);
+	tpm_unit_init_token(&be, "again", (const char *)so_pin, (const char *)user_pin);
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL(find_label(s, "secret", NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(make_data(s, "secret", CK_TRUE, CK_TRUE, value3, sizeof(value3), &h),

@@ -18,6 +18,7 @@
 #include "backends/tpm/tpm_token.h"
 #include "module/config.h"
 #include "tpm_test_util.h"
+#include "tpm_unit.h"
 
 static char state_dir[] = "/tmp/hsmux-tpm-token-XXXXXX";
 static char tcti_value[sizeof(state_dir) + 16];
@@ -41,32 +42,9 @@ static CK_UTF8CHAR so_pin[] = "so-secret";
 static CK_UTF8CHAR user_pin[] = "1234";
 #define PIN_LEN(p) (sizeof(p) - 1)
 
-static void start(void)
-{
-	char err[512] = "";
-	CK_RV rv;
-
-	memset(&be, 0, sizeof(be));
-	be.ops = ops;
-	be.name = "tpm";
-	rv = ops->create(&be, &section, err, sizeof(err));
-	if (rv != CKR_OK)
-		fprintf(stderr, "create: %s\n", err);
-	CU_ASSERT_FATAL(rv == CKR_OK);
-}
-
 static void stop(void)
 {
 	ops->destroy(&be);
-}
-
-static CK_SESSION_HANDLE open_rw(void)
-{
-	CK_SESSION_HANDLE s = 0;
-
-	CU_ASSERT_EQUAL_FATAL(ops->open_session(&be, 0, CKF_SERIAL_SESSION | CKF_RW_SESSION, &s),
-	                      CKR_OK);
-	return s;
 }
 
 static void test_tpm_token_create_without_tcti(void)
@@ -88,7 +66,7 @@ static void test_tpm_token_init_and_login(void)
 	CK_TOKEN_INFO info;
 	CK_SESSION_HANDLE s;
 
-	start();
+	tpm_unit_start(&be, &section);
 	CU_ASSERT_EQUAL(ops->get_token_info(&be, 0, &info), CKR_OK);
 	CU_ASSERT_FALSE(info.flags & CKF_TOKEN_INITIALIZED);
 	CU_ASSERT_EQUAL(ops->open_session(&be, 0, CKF_SERIAL_SESSION, &s),
@@ -103,7 +81,7 @@ static void test_tpm_token_init_and_login(void)
 	CU_ASSERT_FALSE(info.flags & CKF_USER_PIN_INITIALIZED);
 	CU_ASSERT_EQUAL(memcmp(info.label, label, 32), 0);
 
-	s = open_rw();
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)),
 	                CKR_USER_PIN_NOT_INITIALIZED);
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, user_pin, PIN_LEN(user_pin)), CKR_PIN_INCORRECT);
@@ -214,8 +192,8 @@ static void test_tpm_token_rsa_sign(void)
 	CK_OBJECT_HANDLE pub, priv;
 	CK_SESSION_HANDLE s;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(generate(s, true, 2048, "rsa", &pub, &priv), CKR_USER_NOT_LOGGED_IN);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL(generate(s, true, 1024, "rsa", &pub, &priv), CKR_KEY_SIZE_RANGE);
@@ -239,8 +217,8 @@ static void test_tpm_token_ecdsa_sign(void)
 	CK_OBJECT_HANDLE pub, priv;
 	CK_SESSION_HANDLE s;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(generate(s, false, 256, "ec256", &pub, &priv), CKR_OK);
 	sign_and_verify(s, pub, priv, &m_sha, EVP_sha256(), false, true, false, false);
@@ -259,8 +237,8 @@ static void test_tpm_token_persistence(void)
 	CK_OBJECT_HANDLE pub, priv;
 	CK_SESSION_HANDLE s;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	/* Private keys stay hidden until the user logs in. */
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof(cls)};
@@ -292,8 +270,8 @@ static void test_tpm_token_oaep_decrypt(void)
 	EVP_PKEY_CTX *ctx;
 	EVP_PKEY *key;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	mod_len =
 	    get_attr(s, find_one(s, CKO_PUBLIC_KEY, "rsa"), CKA_MODULUS, modulus, sizeof(modulus));
@@ -347,8 +325,8 @@ static void test_tpm_token_digest(void)
 	CK_ULONG len = sizeof(out);
 	CK_SESSION_HANDLE s;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->digest_init(&be, s, &m), CKR_OK);
 	CU_ASSERT_EQUAL(ops->digest(&be, s, (CK_BYTE *)abc, 3, out, &len), CKR_OK);
 	CU_ASSERT_EQUAL(len, 32);
@@ -381,10 +359,10 @@ static void test_tpm_token_so_pin_change(void)
 	TPM2B_PRIVATE old_blob;
 	CK_SESSION_HANDLE s;
 
-	start();
+	tpm_unit_start(&be, &section);
 	tok = be.priv;
 	old_blob = tok->so_private;
-	s = open_rw();
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(
 	    ops->set_pin(&be, s, so_pin, PIN_LEN(so_pin), new_pin, PIN_LEN(new_pin)), CKR_OK);
@@ -400,10 +378,10 @@ static void test_tpm_token_so_pin_change(void)
 	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
 	stop();
 
-	start();
+	tpm_unit_start(&be, &section);
 	tok = be.priv;
 	CU_ASSERT_NOT_EQUAL(tok->so_private_next.size, 0);
-	s = open_rw();
+	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, new_pin, PIN_LEN(new_pin)), CKR_OK);
 	CU_ASSERT_EQUAL(tok->so_private_next.size, 0);
 
@@ -423,8 +401,8 @@ static void test_tpm_token_lockout(void)
 	CK_TOKEN_INFO info;
 	CK_SESSION_HANDLE s;
 
-	start();
-	s = open_rw();
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
 	/* An SO login clears the failures that earlier tests left in the TPM. */
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_OK);
 	CU_ASSERT_EQUAL(ops->logout(&be, s), CKR_OK);
