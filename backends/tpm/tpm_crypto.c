@@ -9,6 +9,7 @@
 #include "backends/tpm/tpm_aes.h"
 #include "backends/tpm/tpm_crypto.h"
 #include "backends/tpm/tpm_mech.h"
+#include "backends/tpm/tpm_rsa_raw.h"
 
 /* DigestInfo prefixes for EMSA-PKCS1-v1_5 (RFC 8017, section 9.2, note 1). */
 struct digest_info {
@@ -190,10 +191,7 @@ CK_RV tpm_parse_digest_info(const struct tpm_token *tok, const CK_BYTE *in, CK_U
 		memcpy(digest->buffer, in + d->prefix_len, hlen);
 		return CKR_OK;
 	}
-	/*
-	 * TODO: raw PKCS#1 v1.5 signing of data that is not a DigestInfo (the
-	 * TLS 1.1 MD5+SHA-1 form) would need TPM2_RSA_Decrypt on a decrypt key.
-	 */
+	/* Callers sign and verify other data with the raw RSA operation instead. */
 	return CKR_DATA_INVALID;
 }
 
@@ -246,7 +244,7 @@ static CK_RV tpm_sign_digest(struct tpm_token *tok, struct tpm_object *obj, TPMI
 	return rv;
 }
 
-/* Signs the digest or DigestInfo that the session's mechanism takes as input. */
+/* Signs the digest, DigestInfo or data that the session's mechanism takes as input. */
 static CK_RV sign_prepared(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
                            CK_ULONG in_len, CK_BYTE *sig, CK_ULONG *sig_len)
 {
@@ -267,7 +265,13 @@ static CK_RV sign_prepared(struct tpm_token *tok, struct tpm_session *sess, cons
 	} else {
 		scheme = TPM2_ALG_RSASSA;
 		if (sess->mech == CKM_RSA_PKCS) {
+			/*
+			 * A DigestInfo of a hash that the TPM supports goes through
+			 * TPM2_Sign; any other data gets padded here (tpm_rsa_raw.c).
+			 */
 			rv = tpm_parse_digest_info(tok, in, in_len, &hash, &digest);
+			if (rv == CKR_DATA_INVALID)
+				return tpm_rsa_raw_sign_locked(tok, obj, in, in_len, sig, sig_len);
 			if (rv != CKR_OK)
 				return rv;
 			return tpm_sign_digest(tok, obj, scheme, hash, &digest, sig, sig_len);

@@ -55,7 +55,10 @@ CK_RV tpm_check_pss_params(const struct tpm_token *tok, const CK_MECHANISM *mech
                            TPMI_ALG_HASH *hash);
 /* The TPM hash whose digest has that length, for CKM_RSA_PKCS_PSS and CKM_ECDSA. */
 TPMI_ALG_HASH tpm_hash_of_length(const struct tpm_token *tok, CK_ULONG len);
-/* Splits a DigestInfo (the input of CKM_RSA_PKCS) into its hash and digest. */
+/*
+ * Splits a DigestInfo (the input of CKM_RSA_PKCS) into its hash and digest.
+ * CKR_DATA_INVALID when in is no DigestInfo of a hash that the TPM has.
+ */
 CK_RV tpm_parse_digest_info(const struct tpm_token *tok, const CK_BYTE *in, CK_ULONG len,
                             TPMI_ALG_HASH *hash, TPM2B_DIGEST *digest);
 

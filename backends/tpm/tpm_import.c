@@ -145,8 +145,14 @@ static CK_RV make_areas(const struct tpm_token *tok, const EVP_PKEY *pkey, const
 		return rv;
 	if (template_bool(tmpl, count, CKA_SIGN, true))
 		attrs |= TPMA_OBJECT_SIGN_ENCRYPT;
-	if (rsa && (template_bool(tmpl, count, CKA_DECRYPT, false) ||
-	            template_bool(tmpl, count, CKA_UNWRAP, false)))
+	/*
+	 * An RSA signing key gets the TPM's decrypt attribute too, for
+	 * CKM_RSA_PKCS signing of data that is no DigestInfo; CKA_DECRYPT
+	 * keeps the template's value (tpm_rsa_raw.c explains why that is safe).
+	 */
+	if (rsa &&
+	    (template_bool(tmpl, count, CKA_DECRYPT, false) ||
+	     template_bool(tmpl, count, CKA_UNWRAP, false) || (attrs & TPMA_OBJECT_SIGN_ENCRYPT)))
 		attrs |= TPMA_OBJECT_DECRYPT;
 	if (!(attrs & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT)))
 		return CKR_TEMPLATE_INCONSISTENT;

@@ -175,11 +175,17 @@ static CK_RV parse_request(const struct tpm_token *tok, CK_MECHANISM_TYPE mech,
 			return CKR_CURVE_NOT_SUPPORTED;
 	}
 	req->sign = template_bool(priv, n_priv, CKA_SIGN, true);
-	/* C_UnwrapKey with OAEP is an RSA decryption in the TPM too. */
+	/*
+	 * C_UnwrapKey with OAEP is an RSA decryption in the TPM too, and so is
+	 * CKM_RSA_PKCS signing of data that is no DigestInfo (TPM2_RSA_Decrypt
+	 * with the NULL scheme). So every RSA key with CKA_SIGN gets the TPM's
+	 * decrypt attribute; CKA_DECRYPT keeps the template's value.
+	 * tpm_rsa_raw.c explains why no client can decrypt with the key.
+	 */
 	req->decrypt_role =
 	    req->key_type == CKK_RSA && template_bool(priv, n_priv, CKA_DECRYPT, true);
-	req->decrypt = req->decrypt_role ||
-	               (req->key_type == CKK_RSA && template_bool(priv, n_priv, CKA_UNWRAP, false));
+	req->decrypt = req->key_type == CKK_RSA && (req->decrypt_role || req->sign ||
+	                                            template_bool(priv, n_priv, CKA_UNWRAP, false));
 	if (req->key_type == CKK_EC && template_bool(priv, n_priv, CKA_DECRYPT, false))
 		return CKR_ATTRIBUTE_VALUE_INVALID;
 	if (!req->sign && !req->decrypt)

@@ -19,6 +19,7 @@
 #include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_mech.h"
 #include "backends/tpm/tpm_object_ops.h"
+#include "backends/tpm/tpm_rsa_raw.h"
 #include "backends/tpm/tpm_token.h"
 #include "backends/tpm/tpm_verify.h"
 
@@ -313,7 +314,49 @@ static void fill_signature(TPMI_ALG_SIG_SCHEME scheme, TPMI_ALG_HASH hash, const
 	}
 }
 
-/* Verifies sig over in, the digest or DigestInfo that the session's mechanism takes. */
+/*
+ * CKM_RSA_PKCS over data that is no DigestInfo of a hash the TPM has:
+ * sig^e mod n, which TPM2_RSA_Encrypt computes with the NULL scheme, must be
+ * the type-1 block of in (RFC 8017, section 8.2.2, with in for the DigestInfo).
+ */
+static CK_RV verify_raw(struct tpm_token *tok, struct tpm_object *obj, const TPM2B_PUBLIC *pub,
+                        const CK_BYTE *in, CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len)
+{
+	TPMT_RSA_DECRYPT scheme = {.scheme = TPM2_ALG_NULL};
+	TPM2B_PUBLIC_KEY_RSA msg = {.size = (UINT16)sig_len};
+	TPM2B_PUBLIC_KEY_RSA *out = NULL;
+	TPM2B_DATA label = {0};
+	CK_BYTE em[sizeof(msg.buffer)], got[sizeof(msg.buffer)];
+	TSS2_RC rc;
+	CK_RV rv;
+
+	rv = tpm_rsa_pad_type1(in, in_len, em, sig_len);
+	if (rv != CKR_OK)
+		return rv;
+	/* A signature that is not below n is invalid (RFC 8017, section 5.2.2). */
+	if (memcmp(sig, pub->publicArea.unique.rsa.buffer, sig_len) >= 0)
+		return CKR_SIGNATURE_INVALID;
+	rv = load_public(tok, obj, pub);
+	if (rv != CKR_OK)
+		return rv;
+	memcpy(msg.buffer, sig, sig_len);
+	rc = Esys_RSA_Encrypt(tok->dev.esys, obj->loaded, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	                      &msg, &scheme, &label, &out);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_rc_to_ckr(rc);
+	/* The result is below n, and a TPM may drop its leading zero bytes. */
+	if (out->size > sig_len) {
+		rv = CKR_DEVICE_ERROR;
+	} else {
+		memset(got, 0, sig_len - out->size);
+		memcpy(got + sig_len - out->size, out->buffer, out->size);
+		rv = memcmp(got, em, sig_len) == 0 ? CKR_OK : CKR_SIGNATURE_INVALID;
+	}
+	Esys_Free(out);
+	return rv;
+}
+
+/* Verifies sig over in, the digest, DigestInfo or data that the session's mechanism takes. */
 static CK_RV verify_prepared(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
                              CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len)
 {
@@ -334,6 +377,8 @@ static CK_RV verify_prepared(struct tpm_token *tok, struct tpm_session *sess, co
 	if (sig_len != output_size(&pub))
 		return CKR_SIGNATURE_LEN_RANGE;
 	rv = verify_digest(tok, sess, in, in_len, &hash, &digest);
+	if (rv == CKR_DATA_INVALID && sess->mech == CKM_RSA_PKCS)
+		return verify_raw(tok, obj, &pub, in, in_len, sig, sig_len);
 	if (rv == CKR_OK)
 		rv = load_public(tok, obj, &pub);
 	if (rv != CKR_OK)

@@ -2,7 +2,8 @@
  * Public-key operations in the TPM: C_Verify* with RSA PKCS#1 v1.5, PSS and
  * ECDSA, and C_Encrypt with RSA OAEP and PKCS#1 v1.5. The public key object
  * is loaded with TPM2_LoadExternal into the null hierarchy, and the TPM runs
- * TPM2_VerifySignature or TPM2_RSA_Encrypt with it.
+ * TPM2_VerifySignature or TPM2_RSA_Encrypt with it. CKM_RSA_PKCS over data
+ * that is no DigestInfo is checked with the raw TPM2_RSA_Encrypt.
  */
 #ifndef HSMUX_TPM_VERIFY_H
 #define HSMUX_TPM_VERIFY_H

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Real clients on the tpm backend through libhsmux.so: pkcs11-tool sets up
-# the token, generates RSA and EC keys in the in-process TPM and signs;
+# the token, generates RSA and EC keys in the in-process TPM and signs
+# (also CKM_RSA_PKCS of a 36-byte MD5 || SHA-1 value, as TLS 1.1 does);
 # OpenSSL signs through libp11's engine. Plain openssl verifies every
 # signature against the public keys exported with pkcs11-tool. pkcs11-tool
 # stores a private data object and reads it back only after a login; its
@@ -55,6 +56,23 @@ pkcs11_sign rsa2048 01 SHA256-RSA-PKCS sha256
 pkcs11_sign rsa3072 02 SHA384-RSA-PKCS sha384
 pkcs11_sign rsa2048 01 SHA256-RSA-PKCS-PSS sha256 -sigopt rsa_padding_mode:pss \
 	-sigopt rsa_pss_saltlen:digest
+
+# CKM_RSA_PKCS of data that is no DigestInfo: TLS 1.0/1.1's MD5 || SHA-1.
+log "rsa2048: pkcs11-tool --sign -m RSA-PKCS of a 36-byte MD5 || SHA-1 value"
+{
+	openssl dgst -md5 -binary data
+	openssl dgst -sha1 -binary data
+} >data.md5sha1
+p11tool_run --token-label "$TOKEN" --login --pin "$USER_PIN" --sign -m RSA-PKCS --id 01 \
+	-i data.md5sha1 -o rsa2048.raw.sig >/dev/null
+out=$(run openssl pkeyutl -verify -pubin -inkey rsa2048.pem -in data.md5sha1 \
+	-sigfile rsa2048.raw.sig)
+assert_contains "$out" "Signature Verified Successfully" "rsa2048 RSA-PKCS signature of MD5 || SHA-1"
+head -c 36 /dev/urandom >data.other
+if openssl pkeyutl -verify -pubin -inkey rsa2048.pem -in data.other \
+	-sigfile rsa2048.raw.sig >/dev/null 2>&1; then
+	fail "openssl accepts the RSA-PKCS signature for other data"
+fi
 
 # ECDSA: pkcs11-tool signs the digest, and writes the DER form openssl reads.
 for pair in ec256:03:sha256 ec384:04:sha384; do

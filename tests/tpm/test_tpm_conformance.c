@@ -4,7 +4,8 @@
  * generation and search. The openssl command line verifies signatures
  * against the exported public keys, C_Verify verifies them too, and the TPM
  * decrypts openssl's OAEP ciphertext. Digests and random numbers are
- * checked too; tpm_conf_verify.c has C_Verify and C_Encrypt with public keys.
+ * checked too; tpm_conf_verify.c has C_Verify and C_Encrypt with public keys,
+ * tpm_conf_rawsign.c CKM_RSA_PKCS signing of data that is no DigestInfo.
  *
  * Usage: test_tpm_conformance MODULE
  */
@@ -20,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "tpm_conf_hmac.h"
+#include "tpm_conf_rawsign.h"
 #include "tpm_conf_verify.h"
 #include "tpm_p11.h"
 #include "tpm_test_util.h"
@@ -1105,6 +1107,32 @@ static void test_tpm_conformance_rsa_aes_unwrap(void)
 }
 
 /*
+ * An imported RSA key with CKA_SIGN only: CKM_RSA_PKCS signs 36 bytes that
+ * are no DigestInfo, openssl pkeyutl verifies them, and decryption stays refused.
+ */
+static void byok_raw_sign(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *pem_path)
+{
+	CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+	char in_path[256], sig_path[256];
+	CK_BYTE in[36], sig[512];
+	CK_ULONG sig_len = sizeof(sig);
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (CK_BYTE)(i * 13 + 5);
+	path_of(in_path, sizeof(in_path), "byok.raw");
+	path_of(sig_path, sizeof(sig_path), "byok.raw.sig");
+	CU_ASSERT_EQUAL_FATAL(p11->C_SignInit(s, &mech, h), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11->C_Sign(s, in, sizeof(in), sig, &sig_len), CKR_OK);
+	CU_ASSERT_EQUAL(sig_len, 256);
+	CU_ASSERT_FATAL(tpm_p11_write_file(in_path, in, sizeof(in)));
+	CU_ASSERT_FATAL(tpm_p11_write_file(sig_path, sig, sig_len));
+	CU_ASSERT(tpm_p11_run("openssl pkeyutl -verify -pubin -inkey %s -in %s -sigfile %s "
+	                      ">/dev/null",
+	                      pem_path, in_path, sig_path));
+	CU_ASSERT_EQUAL(p11->C_DecryptInit(s, &mech, h), CKR_KEY_FUNCTION_NOT_PERMITTED);
+}
+
+/*
  * BYOK of a private key: openssl makes an RSA or EC key, the test wraps its
  * PKCS#8 form with CKM_RSA_AES_KEY_WRAP, the TPM imports it, signs, and
  * openssl verifies with the public key of its own key file.
@@ -1169,6 +1197,8 @@ static void byok_private_case(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_OBJE
 	CU_ASSERT_FATAL(tpm_p11_write_file(data_path, data, sizeof(data) - 1));
 	CU_ASSERT(tpm_p11_run("openssl dgst -sha256 -verify %s -signature %s %s >/dev/null",
 	                      pem_path, sig_path, data_path));
+	if (type == CKK_RSA)
+		byok_raw_sign(s, h, pem_path);
 	CU_ASSERT_EQUAL(p11->C_DestroyObject(s, h), CKR_OK);
 }
 
@@ -1233,6 +1263,7 @@ int main(int argc, char **argv)
 	            test_tpm_conformance_rsa_aes_unwrap);
 	CU_add_test(suite, "test_tpm_conformance_byok_private", test_tpm_conformance_byok_private);
 	tpm_conf_verify_add_tests(suite, dir, &slot);
+	tpm_conf_rawsign_add_tests(suite, dir, &slot);
 	tpm_conf_hmac_add_tests(suite, &slot);
 	CU_add_test(suite, "test_tpm_conformance_mechanism_sweep",
 	            test_tpm_conformance_mechanism_sweep);

@@ -2,7 +2,8 @@
  * Unit tests of the tpm backend through its ops table, on an in-process
  * libtpms TPM in a temp directory. They cover token set-up, PINs and the
  * TPM's dictionary-attack lockout, and key generation. OpenSSL verifies the
- * signatures and makes the OAEP ciphertext. Digests and persistence too.
+ * signatures and makes the OAEP ciphertext. Digests and persistence too,
+ * and CKM_RSA_PKCS on a key made before RSA signing keys could sign raw.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "backends/backend.h"
+#include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_token.h"
 #include "module/config.h"
 #include "tpm_test_util.h"
@@ -230,6 +232,97 @@ static void test_tpm_token_ecdsa_sign(void)
 	stop();
 }
 
+/*
+ * Makes a session RSA-2048 key as tpm_keygen.c made sign-only keys before
+ * they got the TPM's decrypt attribute, straight with TPM2_Create.
+ */
+static CK_OBJECT_HANDLE make_old_sign_key(CK_SESSION_HANDLE s)
+{
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = {{CKA_SIGN, &yes, sizeof(yes)}, {CKA_LABEL, "old", 3}};
+	TPM2B_SENSITIVE_CREATE sens = {0};
+	TPM2B_PUBLIC t = {0}, *pub = NULL;
+	TPM2B_PRIVATE *priv = NULL;
+	struct tpm_token *tok = be.priv;
+	struct tpm_object *obj = tpm_object_new();
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	CK_RV rv = CKR_HOST_MEMORY;
+
+	t.publicArea.type = TPM2_ALG_RSA;
+	t.publicArea.nameAlg = TPM2_ALG_SHA256;
+	t.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+	                                TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+	                                TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT;
+	t.publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	t.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+	t.publicArea.parameters.rsaDetail.keyBits = 2048;
+	pthread_mutex_lock(&tok->lock);
+	sens.sensitive.userAuth.size = TPM_SECRET_LEN;
+	memcpy(sens.sensitive.userAuth.buffer, tok->secret, TPM_SECRET_LEN);
+	if (obj && tpm_create_locked(tok, &sens, &t, &priv, &pub) == TSS2_RC_SUCCESS)
+		rv = tpm_keygen_import_attrs(&obj->attrs, tmpl, 2, pub, priv);
+	if (rv == CKR_OK) {
+		obj->session = s;
+		rv = tpm_object_register_locked(tok, obj);
+	}
+	if (rv == CKR_OK)
+		h = obj->handle;
+	else
+		tpm_object_free(tok, obj);
+	pthread_mutex_unlock(&tok->lock);
+	Esys_Free(pub);
+	Esys_Free(priv);
+	CU_ASSERT_EQUAL(rv, CKR_OK);
+	return h;
+}
+
+/*
+ * CKM_RSA_PKCS of data that is no DigestInfo: a new key signs it, a key
+ * without the TPM's decrypt attribute returns CKR_DATA_INVALID as before
+ * and still signs a DigestInfo.
+ */
+static void test_tpm_token_raw_sign_old_key(void)
+{
+	static const CK_BYTE sha256_info[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+	                                      0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+	                                      0x01, 0x05, 0x00, 0x04, 0x20};
+	static const CK_BYTE data[] = "the quick brown fox";
+	CK_MECHANISM m = {CKM_RSA_PKCS, NULL, 0};
+	CK_BYTE in[64], tls[36], sig[256], modulus[300];
+	CK_ULONG sig_len = sizeof(sig), mod_len, in_len = sizeof(sha256_info);
+	unsigned int md_len = 0;
+	CK_OBJECT_HANDLE pub, priv, old;
+	CK_SESSION_HANDLE s;
+	EVP_PKEY *key;
+
+	memcpy(in, sha256_info, in_len);
+	EVP_Digest(data, sizeof(data) - 1, in + in_len, &md_len, EVP_sha256(), NULL);
+	in_len += md_len;
+	CU_ASSERT_FATAL(RAND_bytes(tls, sizeof(tls)) == 1);
+	tpm_unit_start(&be, &section);
+	s = tpm_unit_open_rw(&be);
+	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(generate(s, true, 2048, "raw", &pub, &priv), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(ops->sign_init(&be, s, &m, priv), CKR_OK);
+	CU_ASSERT_EQUAL(ops->sign(&be, s, tls, sizeof(tls), sig, &sig_len), CKR_OK);
+	CU_ASSERT_EQUAL(sig_len, 256);
+
+	old = make_old_sign_key(s);
+	CU_ASSERT_FATAL(old != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(ops->sign_init(&be, s, &m, old), CKR_OK);
+	CU_ASSERT_EQUAL(ops->sign(&be, s, tls, sizeof(tls), sig, &sig_len), CKR_DATA_INVALID);
+	CU_ASSERT_EQUAL_FATAL(ops->sign_init(&be, s, &m, old), CKR_OK);
+	sig_len = sizeof(sig);
+	CU_ASSERT_EQUAL(ops->sign(&be, s, in, in_len, sig, &sig_len), CKR_OK);
+	mod_len = get_attr(s, old, CKA_MODULUS, modulus, sizeof(modulus));
+	key = tpm_test_rsa_key(modulus, mod_len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(key);
+	CU_ASSERT(tpm_test_verify(key, EVP_sha256(), false, data, sizeof(data) - 1, sig, sig_len));
+	EVP_PKEY_free(key);
+	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
+	stop();
+}
+
 /* The keys of the earlier tests are found and used by a new backend instance. */
 static void test_tpm_token_persistence(void)
 {
@@ -437,6 +530,7 @@ int main(void)
 	CU_add_test(suite, "test_tpm_token_init_and_login", test_tpm_token_init_and_login);
 	CU_add_test(suite, "test_tpm_token_rsa_sign", test_tpm_token_rsa_sign);
 	CU_add_test(suite, "test_tpm_token_ecdsa_sign", test_tpm_token_ecdsa_sign);
+	CU_add_test(suite, "test_tpm_token_raw_sign_old_key", test_tpm_token_raw_sign_old_key);
 	CU_add_test(suite, "test_tpm_token_persistence", test_tpm_token_persistence);
 	CU_add_test(suite, "test_tpm_token_oaep_decrypt", test_tpm_token_oaep_decrypt);
 	CU_add_test(suite, "test_tpm_token_digest", test_tpm_token_digest);

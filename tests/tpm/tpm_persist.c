@@ -4,7 +4,8 @@
  *
  *   tpm_persist gen MODULE DIR N     generate N key pairs, then exit
  *   tpm_persist genloop MODULE DIR   generate RSA key pairs until killed
- *   tpm_persist check MODULE DIR     sign with every key and verify
+ *   tpm_persist check MODULE DIR     sign with every key and verify (RSA
+ *                                    keys also with CKM_RSA_PKCS of raw data)
  *   tpm_persist fork MODULE DIR      generate a key, fork, C_Finalize in the
  *                                    parent, and sign in the child
  *   tpm_persist wrongpin MODULE DIR  a wrong user PIN, then the right one and
@@ -73,6 +74,20 @@ static EVP_PKEY *public_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, bool *ec)
 	return NULL;
 }
 
+/* Signs 36 bytes that are no DigestInfo (TLS 1.1's form) with CKM_RSA_PKCS. */
+static bool check_raw_sign(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, EVP_PKEY *key)
+{
+	CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+	CK_BYTE in[36], sig[512];
+	CK_ULONG sig_len = sizeof(sig);
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (CK_BYTE)(i * 7 + 3);
+	return p11->C_SignInit(s, &mech, priv) == CKR_OK &&
+	       p11->C_Sign(s, in, sizeof(in), sig, &sig_len) == CKR_OK &&
+	       tpm_test_rsa_recovers(key, sig, sig_len, in, sizeof(in));
+}
+
 static bool check_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv)
 {
 	static const CK_BYTE data[] = "persistence";
@@ -97,7 +112,8 @@ static bool check_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv)
 	mech = (CK_MECHANISM){ec ? CKM_ECDSA_SHA256 : CKM_SHA256_RSA_PKCS, NULL, 0};
 	ok = p11->C_SignInit(s, &mech, priv) == CKR_OK &&
 	     p11->C_Sign(s, (CK_BYTE *)data, sizeof(data) - 1, sig, &sig_len) == CKR_OK &&
-	     tpm_test_verify(key, EVP_sha256(), false, data, sizeof(data) - 1, sig, sig_len);
+	     tpm_test_verify(key, EVP_sha256(), false, data, sizeof(data) - 1, sig, sig_len) &&
+	     (ec || check_raw_sign(s, priv, key));
 	if (!ok)
 		fprintf(stderr, "key %s does not sign or verify\n", label);
 	EVP_PKEY_free(key);

@@ -124,3 +124,19 @@ out:
 	EVP_MD_CTX_free(ctx);
 	return ok;
 }
+
+bool tpm_test_rsa_recovers(EVP_PKEY *key, const CK_BYTE *sig, size_t sig_len, const CK_BYTE *want,
+                           size_t want_len)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+	unsigned char out[512];
+	size_t out_len = sizeof(out);
+	bool ok;
+
+	ok = ctx && EVP_PKEY_verify_recover_init(ctx) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
+	     EVP_PKEY_verify_recover(ctx, out, &out_len, sig, sig_len) == 1 &&
+	     out_len == want_len && memcmp(out, want, want_len) == 0;
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
+}

@@ -25,4 +25,11 @@ EVP_PKEY *tpm_test_ec_key(const CK_BYTE *ec_point, size_t len, bool p384);
 bool tpm_test_verify(EVP_PKEY *key, const EVP_MD *md, bool pss, const CK_BYTE *data,
                      size_t data_len, const CK_BYTE *sig, size_t sig_len);
 
+/*
+ * Returns whether OpenSSL recovers exactly want from the RSA signature sig
+ * (PKCS#1 v1.5 type 1 padding, no digest), as CKM_RSA_PKCS signs it.
+ */
+bool tpm_test_rsa_recovers(EVP_PKEY *key, const CK_BYTE *sig, size_t sig_len, const CK_BYTE *want,
+                           size_t want_len);
+
 #endif /* HSMUX_TPM_TEST_UTIL_H */
