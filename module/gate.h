@@ -24,10 +24,14 @@ struct hsmux_gate_shard {
 	_Alignas(HSMUX_CACHE_LINE) _Atomic unsigned long calls;
 };
 
-/* The flag that every call reads has a line of its own, which no call writes. */
+/*
+ * The flag that every call reads has a line of its own, which no call
+ * writes. It comes after the shards, so that a shard's address is the
+ * gate's address plus a shift of its index, one instruction less per call.
+ */
 struct hsmux_gate {
-	_Alignas(HSMUX_CACHE_LINE) atomic_bool closed;
 	struct hsmux_gate_shard shards[HSMUX_GATE_SHARDS];
+	_Alignas(HSMUX_CACHE_LINE) atomic_bool closed;
 };
 
 _Static_assert(sizeof(struct hsmux_gate_shard) == HSMUX_CACHE_LINE, "one shard, one line");
