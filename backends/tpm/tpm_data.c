@@ -26,7 +26,11 @@ static bool wants_seal(const struct tpm_object *obj)
 	       tpm_attrs_bool(&obj->attrs, CKA_TOKEN, false);
 }
 
-/* HKDF-SHA256 of the token secret. Only a login has the secret, so only a login has the key. */
+/*
+ * HKDF-SHA256 of the token secret. An SO login unseals the secret too, but
+ * private objects are the user's (PKCS#11 gives the SO public objects only),
+ * so only a user login gets the key.
+ */
 static CK_RV derive_key(const struct tpm_token *tok, uint8_t key[DATA_KEY_LEN])
 {
 	OSSL_PARAM params[5];
@@ -34,7 +38,7 @@ static CK_RV derive_key(const struct tpm_token *tok, uint8_t key[DATA_KEY_LEN])
 	EVP_KDF *kdf;
 	int ok;
 
-	if (tok->login == TPM_NO_LOGIN)
+	if (tok->login != CKU_USER)
 		return CKR_USER_NOT_LOGGED_IN;
 	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -223,9 +227,16 @@ static CK_RV unseal(const struct tpm_token *tok, struct tpm_object *obj, const c
 CK_RV tpm_data_settle_locked(struct tpm_token *tok, struct tpm_object *obj, const char *from_file)
 {
 	const CK_ATTRIBUTE *plain = tpm_attrs_find(&obj->attrs, CKA_VALUE);
+	/*
+	 * No call changes the class, CKA_TOKEN or CKA_PRIVATE of an object, so
+	 * a sealed object that no longer wants its seal has a tampered key file.
+	 * It stays sealed, because only a copy may open a sealed value.
+	 */
+	bool own_seal =
+	    tpm_data_is_sealed(obj) && obj->file[0] && strcmp(from_file, obj->file) == 0;
 	CK_RV rv;
 
-	if (!wants_seal(obj))
+	if (!wants_seal(obj) && !own_seal)
 		return tpm_data_is_sealed(obj) ? unseal(tok, obj, from_file) : CKR_OK;
 	if (!obj->file[0]) {
 		rv = tpm_store_name_new(&obj, 1);
@@ -252,8 +263,11 @@ CK_RV tpm_data_get_value_locked(const struct tpm_token *tok, const struct tpm_ob
 	size_t len = 0;
 	CK_RV rv = plain_len(sealed, &len);
 
-	/* Only a key file whose CKA_PRIVATE was cleared shows a sealed value without a login. */
-	if (rv == CKR_OK && tok->login == TPM_NO_LOGIN)
+	/*
+	 * Only a key file whose CKA_PRIVATE was cleared shows a sealed value to
+	 * a session without a user login (no login, or the SO's).
+	 */
+	if (rv == CKR_OK && tok->login != CKU_USER)
 		rv = CKR_ATTRIBUTE_SENSITIVE;
 	if (rv == CKR_OK && !t->pValue) {
 		t->ulValueLen = len;

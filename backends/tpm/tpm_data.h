@@ -38,9 +38,10 @@ bool tpm_data_is_sealed(const struct tpm_object *obj);
  * before obj is written: sealed to obj->file (named here when still empty)
  * for a private token data object, else plaintext. A plaintext CKA_VALUE in
  * obj->attrs is the new value. Otherwise a sealed value bound to from_file
- * (the original of a copy, or obj's own file) is sealed again or opened.
- * Needs a login whenever it seals or opens. Returns
- * CKR_ATTRIBUTE_VALUE_INVALID for a value above TPM_DATA_VALUE_MAX.
+ * (the original of a copy, or obj's own file) is sealed again or opened,
+ * but obj's own sealed value is never opened. Needs a user login whenever it
+ * seals or opens. Returns CKR_ATTRIBUTE_VALUE_INVALID for a value above
+ * TPM_DATA_VALUE_MAX.
  */
 CK_RV tpm_data_settle_locked(struct tpm_token *tok, struct tpm_object *obj, const char *from_file);
 
@@ -48,7 +49,7 @@ CK_RV tpm_data_settle_locked(struct tpm_token *tok, struct tpm_object *obj, cons
  * C_GetAttributeValue of CKA_VALUE of a sealed obj. Decrypts straight into
  * t->pValue, and wipes it again when the tag check fails
  * (CKR_DEVICE_ERROR: the file was damaged or tampered with). Without a
- * login it returns CKR_ATTRIBUTE_SENSITIVE.
+ * user login (none, or the SO's) it returns CKR_ATTRIBUTE_SENSITIVE.
  */
 CK_RV tpm_data_get_value_locked(const struct tpm_token *tok, const struct tpm_object *obj,
                                 CK_ATTRIBUTE *t);

@@ -387,6 +387,46 @@ static void flip_every_byte(CK_SESSION_HANDLE s, const char *dir, const char *na
 	free(copy);
 }
 
+/* Searches the data objects by value; returns how many match. */
+static CK_ULONG find_value(CK_SESSION_HANDLE s, const CK_BYTE *value, CK_ULONG len)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_VALUE, (void *)value, len}};
+	CK_OBJECT_HANDLE found[4];
+	CK_ULONG n = 0;
+
+	CU_ASSERT_EQUAL_FATAL(ops->find_objects_init(&be, s, t, 2), CKR_OK);
+	CU_ASSERT_EQUAL(ops->find_objects(&be, s, found, 4, &n), CKR_OK);
+	CU_ASSERT_EQUAL(ops->find_objects_final(&be, s), CKR_OK);
+	return n;
+}
+
+/*
+ * The SO never reads a private object's value, even one whose key file
+ * had its CKA_PRIVATE byte cleared: the value is the user's.
+ */
+static void check_tampered_as_so(CK_SESSION_HANDLE s)
+{
+	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_OK);
+	read_fails(s, CKR_ATTRIBUTE_SENSITIVE);
+	CU_ASSERT_EQUAL(find_value(s, value4, sizeof(value4)), 0);
+	CU_ASSERT_EQUAL(ops->logout(&be, s), CKR_OK);
+}
+
+/* A change of another attribute of the tampered object keeps its value sealed. */
+static void check_tampered_set(CK_SESSION_HANDLE s, const char *dir)
+{
+	CK_ATTRIBUTE label = {CKA_LABEL, "secret", 6};
+	CK_OBJECT_HANDLE h;
+
+	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(find_label(s, "secret", &h), 1);
+	CU_ASSERT_EQUAL(ops->set_attribute_value(&be, s, h, &label, 1), CKR_OK);
+	CU_ASSERT_FALSE(data_check_dir_has(dir, value4, sizeof(value4)));
+	value_is(s, h, value4, sizeof(value4));
+	CU_ASSERT_EQUAL(ops->logout(&be, s), CKR_OK);
+}
+
 /* A key file whose CKA_PRIVATE byte is cleared shows the object, never its value. */
 static void check_private_flag_tamper(CK_SESSION_HANDLE s, const char *dir, const char *name,
                                       const uint8_t *orig, size_t len)
@@ -401,6 +441,9 @@ static void check_private_flag_tamper(CK_SESSION_HANDLE s, const char *dir, cons
 	CU_ASSERT_FATAL(data_check_replace(dir, name, copy, len));
 	CU_ASSERT_EQUAL(ops->logout(&be, s), CKR_OK);
 	read_fails(s, CKR_ATTRIBUTE_SENSITIVE);
+	CU_ASSERT_EQUAL(find_value(s, value4, sizeof(value4)), 0);
+	check_tampered_as_so(s);
+	check_tampered_set(s, dir);
 	CU_ASSERT_FATAL(data_check_replace(dir, name, orig, len));
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	free(copy);
