@@ -226,6 +226,48 @@ static void test_tpm_attack_data_roles(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
+/* In a child of a logged-in parent, before its own C_Initialize: nothing of the value. */
+static int child_after_fork(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
+{
+	CK_BYTE buf[64] = {0}, zero[64] = {0};
+	CK_ATTRIBUTE a = {CKA_VALUE, buf, sizeof(buf)};
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE by_value[] = {{CKA_CLASS, &cls, sizeof(cls)},
+	                           {CKA_VALUE, secret_value, sizeof(secret_value)}};
+	CK_ULONG n = 0;
+
+	if (p11->C_GetAttributeValue(s, h, &a, 1) == CKR_OK || memcmp(buf, zero, sizeof(buf)))
+		return 1;
+	a.pValue = NULL;
+	if (p11->C_GetAttributeValue(s, h, &a, 1) == CKR_OK)
+		return 2;
+	if (p11->C_FindObjectsInit(s, by_value, 2) == CKR_OK ||
+	    p11->C_FindObjects(s, &h, 1, &n) == CKR_OK)
+		return 3;
+	return 0;
+}
+
+static void test_tpm_attack_data_fork(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(slot);
+	CK_OBJECT_HANDLE h;
+	int status = 0;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL_FATAL(tpm_p11_find(s, CKO_DATA, "victim", &h), 1);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0)
+		_exit(child_after_fork(s, h));
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+	/* The parent keeps its login and reads on. */
+	CU_ASSERT_EQUAL(attack_find_value(s, secret_value, sizeof(secret_value)), 1);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
 /*
  * Rewrites the value until killed: other_value, secret_value, other_value...
  * After the first write it tells the parent so on ready.
@@ -339,6 +381,7 @@ int main(int argc, char **argv)
 		return 1;
 	suite = CU_add_suite("tpm_attack", NULL, NULL);
 	CU_add_test(suite, "test_tpm_attack_data_roles", test_tpm_attack_data_roles);
+	CU_add_test(suite, "test_tpm_attack_data_fork", test_tpm_attack_data_fork);
 	CU_add_test(suite, "test_tpm_attack_data_kill", test_tpm_attack_data_kill);
 	tpm_attack_rsa_add_tests(suite, &slot);
 	CU_add_test(suite, "test_tpm_attack_trace", test_tpm_attack_trace);
