@@ -4,10 +4,12 @@
  * attribute for the raw operation: no call may turn that into a decryption.
  * Edge data (empty, leading zero bytes, all zero, k - 11 bytes, a broken
  * DigestInfo) signs as RFC 8017 says, OpenSSL recovering exactly the data;
- * RSA-3072 where the TPM has it. Two threads sign and read a private data
- * object at once on separate sessions.
+ * RSA-3072 where the TPM has it. Other key sizes (1024, 2047, 2056, 4096
+ * bits) are refused. Two threads sign and read a private data object at
+ * once on separate sessions.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -149,12 +151,49 @@ static void check_key(CK_SESSION_HANDLE s, CK_ULONG bits)
 	EVP_PKEY_free(key);
 }
 
+/* Key sizes other than 2048 and 3072 bits are refused before any signature. */
+static void check_other_sizes(CK_SESSION_HANDLE s)
+{
+	const CK_ULONG sizes[] = {1024, 2047, 2056, 4096};
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_KEY_TYPE type = CKK_RSA;
+	CK_BBOOL yes = CK_TRUE;
+	CK_BYTE modulus[128], exponent[] = {1, 0, 1};
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_KEY_TYPE, &type, sizeof(type)},
+	    {CKA_VERIFY, &yes, sizeof(yes)},
+	    {CKA_MODULUS, modulus, sizeof(modulus)},
+	    {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
+	};
+	CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+	CK_OBJECT_HANDLE pub, priv;
+	CK_RV rv;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		CK_ULONG bits = sizes[i];
+		CK_MECHANISM gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+		CK_ATTRIBUTE pub_tmpl[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)}};
+		CK_ATTRIBUTE priv_tmpl[] = {{CKA_SIGN, &yes, sizeof(yes)}};
+
+		CU_ASSERT_EQUAL(
+		    p11->C_GenerateKeyPair(s, &gen, pub_tmpl, 1, priv_tmpl, 1, &pub, &priv),
+		    CKR_KEY_SIZE_RANGE);
+	}
+	/* An RSA-1024 public key object is refused, or verifies nothing. */
+	CU_ASSERT_FATAL(RAND_bytes(modulus, sizeof(modulus)) == 1);
+	modulus[0] |= 0x80;
+	rv = p11->C_CreateObject(s, tmpl, 5, &pub);
+	CU_ASSERT(rv != CKR_OK || p11->C_VerifyInit(s, &mech, pub) == CKR_KEY_SIZE_RANGE);
+}
+
 static void test_tpm_attack_rsa_edges(void)
 {
 	CK_MECHANISM_INFO info;
 	CK_SESSION_HANDLE s = tpm_p11_login(*the_slot);
 
 	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	check_other_sizes(s);
 	check_key(s, 2048);
 	CU_ASSERT_EQUAL_FATAL(p11->C_GetMechanismInfo(*the_slot, CKM_RSA_PKCS_KEY_PAIR_GEN, &info),
 	                      CKR_OK);
