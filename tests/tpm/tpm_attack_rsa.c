@@ -6,11 +6,14 @@
  * DigestInfo) signs as RFC 8017 says, OpenSSL recovering exactly the data;
  * RSA-3072 where the TPM has it. Other key sizes (1024, 2047, 2056, 4096
  * bits) are refused. Two threads sign and read a private data object at
- * once on separate sessions.
+ * once on separate sessions, while the main thread forks children that try
+ * to read the value through the parent's session.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -254,6 +257,19 @@ static void *read_loop(void *arg)
 	return NULL;
 }
 
+/* A child forked while the threads run: no value through the parent's session. */
+static int fork_child(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const CK_BYTE *value)
+{
+	CK_BYTE buf[64] = {0};
+	CK_ATTRIBUTE a = {CKA_VALUE, buf, sizeof(buf)};
+
+	if (p11->C_GetAttributeValue(s, h, &a, 1) == CKR_OK || memcmp(buf, value, 8) == 0)
+		return 1;
+	if (attack_find_value(s, value, 32) != ~0UL)
+		return 2;
+	return 0;
+}
+
 static void test_tpm_attack_threads(void)
 {
 	CK_SESSION_HANDLE s = tpm_p11_login(*the_slot);
@@ -271,6 +287,19 @@ static void test_tpm_attack_threads(void)
 	reader.value = value;
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&a, NULL, sign_loop, &signer), 0);
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&b, NULL, read_loop, &reader), 0);
+	for (int i = 0; i < 5; i++) {
+		int status = 0;
+		pid_t pid;
+
+		usleep(5000);
+		pid = fork();
+		CU_ASSERT_FATAL(pid >= 0);
+		if (pid == 0)
+			_exit(fork_child(s, reader.data, value));
+		CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+		CU_ASSERT(WIFEXITED(status));
+		CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+	}
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
 	CU_ASSERT_EQUAL(signer.failures, 0);
