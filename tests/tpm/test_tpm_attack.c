@@ -164,6 +164,26 @@ static void check_set_refused(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	CU_ASSERT_EQUAL(p11->C_SetAttributeValue(s, h, both, 2), CKR_ATTRIBUTE_READ_ONLY);
 }
 
+/* A value too long to seal is rejected, and the old value stays. */
+static void check_set_too_long(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
+{
+	/* 64 KiB minus the 29 bytes of version, nonce and tag (tpm_data.h), plus one. */
+	static CK_BYTE big[65536 - 29 + 1];
+	CK_BYTE buf[64];
+	CK_ATTRIBUTE set = {CKA_VALUE, big, sizeof(big)};
+	CK_ATTRIBUTE get = {CKA_VALUE, buf, sizeof(buf)};
+
+	CU_ASSERT_EQUAL(p11->C_SetAttributeValue(s, h, &set, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, h, &get, 1), CKR_OK);
+	CU_ASSERT_EQUAL(get.ulValueLen, sizeof(secret_value));
+	CU_ASSERT_EQUAL(memcmp(buf, secret_value, sizeof(secret_value)), 0);
+	set.ulValueLen--;
+	CU_ASSERT_EQUAL(p11->C_SetAttributeValue(s, h, &set, 1), CKR_OK);
+	set.pValue = secret_value;
+	set.ulValueLen = sizeof(secret_value);
+	CU_ASSERT_EQUAL(p11->C_SetAttributeValue(s, h, &set, 1), CKR_OK);
+}
+
 /* True when any 8-byte run of value is in a file below path, the trace aside. */
 static bool tree_has(const char *path, const CK_BYTE *value, size_t len)
 {
@@ -213,6 +233,7 @@ static void test_tpm_attack_data_roles(void)
 	CU_ASSERT_EQUAL(attack_find_value(before, secret_value, sizeof(secret_value)), 1);
 	check_lengths(before, h);
 	check_set_refused(s, h);
+	check_set_too_long(s, h);
 	CU_ASSERT_FALSE(store_has(secret_value, sizeof(secret_value)));
 
 	CU_ASSERT_EQUAL(p11->C_Logout(s), CKR_OK);
