@@ -4,8 +4,8 @@
  * data object's value must not come out, match a search or reach a file
  * without a user login: not before it, not after C_Logout, not for the SO,
  * not through a session opened before the login. Every length a caller can
- * pass to C_GetAttributeValue gets the spec's answer and never writes past
- * the value. HSMUX_DEBUG=all traces no byte of it. A process killed -9
+ * pass to C_GetAttributeValue returns what the spec sets and never writes
+ * past the value. HSMUX_DEBUG=all traces no byte of it. A process killed -9
  * while it rewrites the value leaves the old value or the new one.
  * tpm_attack_rsa.c attacks the raw signature.
  */
@@ -29,7 +29,7 @@ static char dir[] = "/tmp/hsmux-tpm-attack-XXXXXX";
 static CK_SLOT_ID slot;
 static CK_BYTE secret_value[48], other_value[48];
 
-/* True when any 8-byte run of value is in the file at path. */
+/* Returns true when any 8-byte run of value is in the file at path. */
 static bool file_has(const char *path, const CK_BYTE *value, size_t len)
 {
 	FILE *f = fopen(path, "rb");
@@ -46,7 +46,7 @@ static bool file_has(const char *path, const CK_BYTE *value, size_t len)
 	return found;
 }
 
-/* True when value, as raw bytes or as hex in either case, is in the file at path. */
+/* Returns true when value, as raw bytes or as hex in either case, is in the file at path. */
 static bool file_has_any_form(const char *path, const CK_BYTE *value, size_t len)
 {
 	char lower[2 * 48 + 1], upper[2 * 48 + 1];
@@ -93,7 +93,7 @@ CK_ULONG attack_find_value(CK_SESSION_HANDLE s, const CK_BYTE *value, CK_ULONG l
 	return n;
 }
 
-/* What a session without a user login sees of the object h: nothing. */
+/* Checks that a session without a user login sees nothing of the object h. */
 static void nothing_visible(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
 	CK_BYTE buf[64] = {0}, zero[64] = {0};
@@ -112,7 +112,7 @@ static void nothing_visible(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	CU_ASSERT_NOT_EQUAL(p11->C_SetAttributeValue(s, h, to_public, 1), CKR_OK);
 }
 
-/* Every length C_GetAttributeValue may get for the value, and a mixed template. */
+/* Checks every length C_GetAttributeValue may get for the value, and a mixed template. */
 static void check_lengths(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
 	const CK_ULONG len = sizeof(secret_value);
@@ -148,7 +148,7 @@ static void check_lengths(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	CU_ASSERT_EQUAL(mixed[3].ulValueLen, CK_UNAVAILABLE_INFORMATION);
 }
 
-/* Attributes that would unseal the value in place are read-only. */
+/* Checks that the attributes that would unseal the value in place are read-only. */
 static void check_set_refused(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
 	CK_BBOOL no = CK_FALSE;
@@ -164,7 +164,7 @@ static void check_set_refused(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	CU_ASSERT_EQUAL(p11->C_SetAttributeValue(s, h, both, 2), CKR_ATTRIBUTE_READ_ONLY);
 }
 
-/* A value too long to seal is rejected, and the old value stays. */
+/* Checks that a value too long to seal is rejected and that the old value stays. */
 static void check_set_too_long(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
 	/* 64 KiB minus the 29 bytes of version, nonce and tag (tpm_data.h), plus one. */
@@ -184,7 +184,7 @@ static void check_set_too_long(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	CU_ASSERT_EQUAL(p11->C_SetAttributeValue(s, h, &set, 1), CKR_OK);
 }
 
-/* True when any 8-byte run of value is in a file below path, the trace aside. */
+/* Returns true when any 8-byte run of value is in a file below path (the trace aside). */
 static bool tree_has(const char *path, const CK_BYTE *value, size_t len)
 {
 	DIR *d = opendir(path);
@@ -247,7 +247,7 @@ static void test_tpm_attack_data_roles(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
-/* In a child of a logged-in parent, before its own C_Initialize: nothing of the value. */
+/* Returns 0 when a child of a logged-in parent gets nothing of the value before C_Initialize. */
 static int child_after_fork(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
 	CK_BYTE buf[64] = {0}, zero[64] = {0};
@@ -291,7 +291,7 @@ static void test_tpm_attack_data_fork(void)
 
 /*
  * Rewrites the value until killed: other_value, secret_value, other_value...
- * After the first write it tells the parent so on ready.
+ * After the first write it writes one byte to ready.
  */
 static void rewrite_forever(int ready)
 {
@@ -314,7 +314,7 @@ static void rewrite_forever(int ready)
 	}
 }
 
-/* After a kill -9 the value reads back as one of the two written, never as an error. */
+/* Checks that after a kill -9 the value reads back as one of the two written, never an error. */
 static void check_value_is_one(void)
 {
 	CK_BYTE buf[64];

@@ -3,7 +3,7 @@
  * but neither decrypt nor unwrap, though its TPM object has the decrypt
  * attribute for the raw operation: no call may turn that into a decryption.
  * Edge data (empty, leading zero bytes, all zero, k - 11 bytes, a broken
- * DigestInfo) signs as RFC 8017 says, OpenSSL recovering exactly the data;
+ * DigestInfo) signs as RFC 8017 specifies, OpenSSL recovering exactly the data;
  * RSA-3072 where the TPM has it. Other key sizes (1024, 2047, 2056, 4096
  * bits) are refused. Two threads sign and read a private data object at
  * once on separate sessions, while the main thread forks children that try
@@ -26,7 +26,7 @@
 
 static const CK_SLOT_ID *the_slot;
 
-/* A session key pair of bits that may sign (and verify), and nothing else. */
+/* Generates a session key pair of bits that may sign (and verify), and nothing else. */
 static void make_sign_only(CK_SESSION_HANDLE s, CK_ULONG bits, CK_OBJECT_HANDLE *pub,
                            CK_OBJECT_HANDLE *priv)
 {
@@ -90,7 +90,7 @@ static void signs(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE pr
 	CU_ASSERT_EQUAL(verify(s, pub, in, len, sig, sig_len), CKR_SIGNATURE_INVALID);
 }
 
-/* Data that the raw path must sign exactly as given. */
+/* Checks data that the raw path must sign exactly as given. */
 static void check_edge_data(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
                             EVP_PKEY *key, CK_ULONG k)
 {
@@ -116,7 +116,7 @@ static void check_edge_data(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, CK_OBJECT
 	CU_ASSERT_EQUAL(sign(s, priv, in, k - 10, sig, &sig_len), CKR_DATA_LEN_RANGE);
 }
 
-/* No call reaches the key's decrypt attribute in the TPM. */
+/* Checks that no call reaches the key's decrypt attribute in the TPM. */
 static void check_no_decryption(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv)
 {
 	CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
@@ -154,7 +154,7 @@ static void check_key(CK_SESSION_HANDLE s, CK_ULONG bits)
 	EVP_PKEY_free(key);
 }
 
-/* Key sizes other than 2048 and 3072 bits are refused before any signature. */
+/* Checks that key sizes other than 2048 and 3072 bits are refused before any signature. */
 static void check_other_sizes(CK_SESSION_HANDLE s)
 {
 	const CK_ULONG sizes[] = {1024, 2047, 2056, 4096};
@@ -257,7 +257,7 @@ static void *read_loop(void *arg)
 	return NULL;
 }
 
-/* A child forked while the threads run: no value through the parent's session. */
+/* Returns 0 when a child forked amid the threads gets no value through the parent's session. */
 static int fork_child(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const CK_BYTE *value)
 {
 	CK_BYTE buf[64] = {0};
