@@ -482,9 +482,10 @@ CK_RV hsmux_slot_get(CK_SLOT_ID vslot, struct hsmux_slot_ref *ref)
 {
 	CK_RV rv = CKR_SLOT_ID_INVALID;
 
+	/* Set first: the caller's hsmux_slot_put() reads it on every path. */
+	ref->gate = NULL;
 	if (!hsmux_router_ready())
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
-	ref->gate = NULL;
 	pthread_mutex_lock(&router.lock);
 	for (size_t i = 0; i < router.n_slots; i++) {
 		if (router.slots[i].vslot == vslot) {

@@ -124,14 +124,31 @@ static void test_not_initialized(void)
 	CK_INFO info;
 	CK_ULONG n;
 	CK_SESSION_INFO si;
+	CK_SLOT_INFO slot_info;
+	CK_TOKEN_INFO token_info;
+	CK_MECHANISM_INFO mech_info;
+	CK_SESSION_HANDLE s;
+	CK_UTF8CHAR label[32];
 	CK_C_INITIALIZE_ARGS bad_reserved = {.pReserved = (void *)1};
 	CK_C_INITIALIZE_ARGS half_mutex = {.CreateMutex = (CK_CREATEMUTEX)1};
 
+	memset(label, ' ', sizeof(label));
 	fixture_config(SOFT_CONF);
 	CU_ASSERT_EQUAL(fl->C_Finalize(NULL), CKR_CRYPTOKI_NOT_INITIALIZED);
 	CU_ASSERT_EQUAL(fl->C_GetInfo(&info), CKR_CRYPTOKI_NOT_INITIALIZED);
 	CU_ASSERT_EQUAL(fl->C_GetSlotList(CK_FALSE, NULL, &n), CKR_CRYPTOKI_NOT_INITIALIZED);
 	CU_ASSERT_EQUAL(fl->C_GetSessionInfo(1, &si), CKR_CRYPTOKI_NOT_INITIALIZED);
+	/* The slot calls too: each once crashed on an unset fork-gate pointer. */
+	CU_ASSERT_EQUAL(fl->C_GetSlotInfo(0, &slot_info), CKR_CRYPTOKI_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(fl->C_GetTokenInfo(0, &token_info), CKR_CRYPTOKI_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(fl->C_GetMechanismList(0, NULL, &n), CKR_CRYPTOKI_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(fl->C_GetMechanismInfo(0, CKM_ECDSA, &mech_info),
+			CKR_CRYPTOKI_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(fl->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s),
+			CKR_CRYPTOKI_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(fl->C_CloseAllSessions(0), CKR_CRYPTOKI_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(fl->C_InitToken(0, (CK_UTF8CHAR_PTR) "12345678", 8, label),
+			CKR_CRYPTOKI_NOT_INITIALIZED);
 	CU_ASSERT_EQUAL(fl->C_Initialize(&bad_reserved), CKR_ARGUMENTS_BAD);
 	CU_ASSERT_EQUAL(fl->C_Initialize(&half_mutex), CKR_ARGUMENTS_BAD);
 	CU_ASSERT_EQUAL(fl->C_Initialize(NULL), CKR_OK);

@@ -171,6 +171,8 @@ static int child_after_fork(CK_SESSION_HANDLE parent_session)
 
 	if (fl->C_GetSessionInfo(parent_session, &si) != CKR_CRYPTOKI_NOT_INITIALIZED)
 		return 10;
+	if (fl->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_CRYPTOKI_NOT_INITIALIZED)
+		return 18;
 	if (fixture_init() != CKR_OK)
 		return 11;
 	if (fl->C_GetSessionInfo(parent_session, &si) != CKR_SESSION_HANDLE_INVALID)
