@@ -25,21 +25,7 @@
 #include "tpm_test_util.h"
 #include "tpm_unit.h"
 
-static char state_dir[] = "/tmp/hsmux-tpm-data-XXXXXX";
-static char tcti_value[sizeof(state_dir) + 16];
-static struct hsmux_config_entry entries[] = {
-    {.key = "type", .value = "tpm", .line = 2},
-    {.key = "tcti", .value = tcti_value, .line = 3},
-    {.key = "da_max_tries", .value = "32", .line = 4},
-    {.key = "da_lockout_recovery", .value = "1", .line = 5},
-};
-static struct hsmux_config_section section = {
-    .name = "tpm",
-    .file = "test.conf",
-    .line = 1,
-    .entries = entries,
-    .n_entries = 4,
-};
+static struct tpm_unit_config cfg;
 
 static const struct hsmux_backend_ops *ops = &hsmux_tpm_backend_ops;
 static struct hsmux_backend be;
@@ -60,7 +46,7 @@ static CK_SESSION_HANDLE start_user(void)
 {
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	return s;
@@ -136,7 +122,7 @@ static void test_tpm_data_setup(void)
 	RAND_bytes(value3, sizeof(value3));
 	RAND_bytes(value4, sizeof(value4));
 	RAND_bytes(value5, sizeof(value5));
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	tpm_unit_init_token(&be, "data", (const char *)so_pin, (const char *)user_pin);
 	stop();
 }
@@ -183,7 +169,7 @@ static void test_tpm_data_create_and_read(void)
 	CK_ATTRIBUTE a = {CKA_VALUE, NULL, 0};
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(make_data(s, "secret", CK_TRUE, CK_TRUE, value1, sizeof(value1), &h),
 	                CKR_USER_NOT_LOGGED_IN);
@@ -201,11 +187,11 @@ static void test_tpm_data_create_and_read(void)
 	check_find_by_value(s, h);
 
 	/* The public value is in the store in plaintext, which shows the search works. */
-	CU_ASSERT_TRUE(data_check_dir_has(state_dir, value2, sizeof(value2)));
-	CU_ASSERT_FALSE(data_check_dir_has(state_dir, value1, sizeof(value1)));
-	CU_ASSERT_FALSE(data_check_dir_has(state_dir, value3, sizeof(value3)));
+	CU_ASSERT_TRUE(data_check_dir_has(cfg.dir, value2, sizeof(value2)));
+	CU_ASSERT_FALSE(data_check_dir_has(cfg.dir, value1, sizeof(value1)));
+	CU_ASSERT_FALSE(data_check_dir_has(cfg.dir, value3, sizeof(value3)));
 	CU_ASSERT(
-	    data_check_known_answer(be.priv, object_of(h), value1, sizeof(value1), state_dir));
+	    data_check_known_answer(be.priv, object_of(h), value1, sizeof(value1), cfg.dir));
 
 	/* A value of the maximum length fits a key file sealed, and one byte more is rejected. */
 	CU_ASSERT_EQUAL(make_data(s, "big", CK_TRUE, CK_TRUE, big, sizeof(big), &hbig),
@@ -229,7 +215,7 @@ static void test_tpm_data_restart_and_pins(void)
 	CK_OBJECT_HANDLE h;
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(find_label(s, "secret", NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
@@ -274,9 +260,9 @@ static void check_set_value(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	/* A fresh nonce for the new value. */
 	CU_ASSERT_NOT_EQUAL(memcmp(before + off1 + 1, after + off2 + 1, TPM_DATA_NONCE_LEN), 0);
 	CU_ASSERT(
-	    data_check_known_answer(be.priv, object_of(h), value4, sizeof(value4), state_dir));
-	CU_ASSERT_FALSE(data_check_dir_has(state_dir, value4, sizeof(value4)));
-	CU_ASSERT_FALSE(data_check_dir_has(state_dir, value1, sizeof(value1)));
+	    data_check_known_answer(be.priv, object_of(h), value4, sizeof(value4), cfg.dir));
+	CU_ASSERT_FALSE(data_check_dir_has(cfg.dir, value4, sizeof(value4)));
+	CU_ASSERT_FALSE(data_check_dir_has(cfg.dir, value1, sizeof(value1)));
 	free(before);
 	free(after);
 }
@@ -295,7 +281,7 @@ static void check_copies(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	value_is(s, c, value4, sizeof(value4));
 	CU_ASSERT_STRING_NOT_EQUAL(object_of(c)->file, object_of(h)->file);
 	CU_ASSERT(
-	    data_check_known_answer(be.priv, object_of(c), value4, sizeof(value4), state_dir));
+	    data_check_known_answer(be.priv, object_of(c), value4, sizeof(value4), cfg.dir));
 	CU_ASSERT_EQUAL_FATAL(ops->copy_object(&be, s, h, to_session, 2, &sc), CKR_OK);
 	value_is(s, sc, value4, sizeof(value4));
 	/* A copy template may name the value only as it is. */
@@ -306,8 +292,8 @@ static void check_copies(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	    make_data(s, "sess", CK_FALSE, CK_TRUE, value5, sizeof(value5), &sess), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(ops->copy_object(&be, s, sess, from_session, 2, &fs), CKR_OK);
 	value_is(s, fs, value5, sizeof(value5));
-	CU_ASSERT_FALSE(data_check_dir_has(state_dir, value5, sizeof(value5)));
-	CU_ASSERT_FALSE(data_check_dir_has(state_dir, value4, sizeof(value4)));
+	CU_ASSERT_FALSE(data_check_dir_has(cfg.dir, value5, sizeof(value5)));
+	CU_ASSERT_FALSE(data_check_dir_has(cfg.dir, value4, sizeof(value4)));
 }
 
 static void test_tpm_data_set_and_copy(void)
@@ -600,7 +586,7 @@ static void test_tpm_data_init_token(void)
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE h;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	tpm_unit_init_token(&be, "again", (const char *)so_pin, (const char *)user_pin);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
@@ -609,7 +595,7 @@ static void test_tpm_data_init_token(void)
 	                      CKR_OK);
 	value_is(s, h, value3, sizeof(value3));
 	CU_ASSERT(
-	    data_check_known_answer(be.priv, object_of(h), value3, sizeof(value3), state_dir));
+	    data_check_known_answer(be.priv, object_of(h), value3, sizeof(value3), cfg.dir));
 	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
 	stop();
 }
@@ -619,9 +605,8 @@ int main(void)
 	CU_pSuite suite;
 	unsigned int failures;
 
-	if (!mkdtemp(state_dir))
+	if (!tpm_unit_config_init(&cfg, "hsmux-tpm-data", 32))
 		return 1;
-	snprintf(tcti_value, sizeof(tcti_value), "libtpms:%s", state_dir);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	suite = CU_add_suite("tpm_data", NULL, NULL);
@@ -636,6 +621,6 @@ int main(void)
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
 	CU_cleanup_registry();
-	tpm_test_remove_tree(state_dir);
+	tpm_test_remove_tree(cfg.dir);
 	return failures ? 1 : 0;
 }

@@ -22,21 +22,7 @@
 #include "tpm_test_util.h"
 #include "tpm_unit.h"
 
-static char state_dir[] = "/tmp/hsmux-tpm-token-XXXXXX";
-static char tcti_value[sizeof(state_dir) + 16];
-static struct hsmux_config_entry entries[] = {
-    {.key = "type", .value = "tpm", .line = 2},
-    {.key = "tcti", .value = tcti_value, .line = 3},
-    {.key = "da_max_tries", .value = "3", .line = 4},
-    {.key = "da_lockout_recovery", .value = "1", .line = 5},
-};
-static struct hsmux_config_section section = {
-    .name = "tpm",
-    .file = "test.conf",
-    .line = 1,
-    .entries = entries,
-    .n_entries = 4,
-};
+static struct tpm_unit_config cfg;
 
 static const struct hsmux_backend_ops *ops = &hsmux_tpm_backend_ops;
 static struct hsmux_backend be;
@@ -51,7 +37,7 @@ static void stop(void)
 
 static void test_tpm_token_create_without_tcti(void)
 {
-	struct hsmux_config_section bad = section;
+	struct hsmux_config_section bad = cfg.section;
 	struct hsmux_backend b = {.ops = ops, .name = "tpm"};
 	char err[512] = "";
 
@@ -68,7 +54,7 @@ static void test_tpm_token_init_and_login(void)
 	CK_TOKEN_INFO info;
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	CU_ASSERT_EQUAL(ops->get_token_info(&be, 0, &info), CKR_OK);
 	CU_ASSERT_FALSE(info.flags & CKF_TOKEN_INITIALIZED);
 	CU_ASSERT_EQUAL(ops->open_session(&be, 0, CKF_SERIAL_SESSION, &s),
@@ -194,7 +180,7 @@ static void test_tpm_token_rsa_sign(void)
 	CK_OBJECT_HANDLE pub, priv;
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL(generate(s, true, 2048, "rsa", &pub, &priv), CKR_USER_NOT_LOGGED_IN);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
@@ -219,7 +205,7 @@ static void test_tpm_token_ecdsa_sign(void)
 	CK_OBJECT_HANDLE pub, priv;
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(generate(s, false, 256, "ec256", &pub, &priv), CKR_OK);
@@ -299,7 +285,7 @@ static void test_tpm_token_raw_sign_old_key(void)
 	EVP_Digest(data, sizeof(data) - 1, in + in_len, &md_len, EVP_sha256(), NULL);
 	in_len += md_len;
 	CU_ASSERT_FATAL(RAND_bytes(tls, sizeof(tls)) == 1);
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(generate(s, true, 2048, "raw", &pub, &priv), CKR_OK);
@@ -330,7 +316,7 @@ static void test_tpm_token_persistence(void)
 	CK_OBJECT_HANDLE pub, priv;
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	/* Private keys stay hidden until the user logs in. */
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
@@ -363,7 +349,7 @@ static void test_tpm_token_oaep_decrypt(void)
 	EVP_PKEY_CTX *ctx;
 	EVP_PKEY *key;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->login(&be, s, CKU_USER, user_pin, PIN_LEN(user_pin)), CKR_OK);
 	mod_len =
@@ -418,7 +404,7 @@ static void test_tpm_token_digest(void)
 	CK_ULONG len = sizeof(out);
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	CU_ASSERT_EQUAL_FATAL(ops->digest_init(&be, s, &m), CKR_OK);
 	CU_ASSERT_EQUAL(ops->digest(&be, s, (CK_BYTE *)abc, 3, out, &len), CKR_OK);
@@ -452,7 +438,7 @@ static void test_tpm_token_so_pin_change(void)
 	TPM2B_PRIVATE old_blob;
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	tok = be.priv;
 	old_blob = tok->so_private;
 	s = tpm_unit_open_rw(&be);
@@ -471,7 +457,7 @@ static void test_tpm_token_so_pin_change(void)
 	CU_ASSERT_EQUAL(ops->close_session(&be, s), CKR_OK);
 	stop();
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	tok = be.priv;
 	CU_ASSERT_NOT_EQUAL(tok->so_private_next.size, 0);
 	s = tpm_unit_open_rw(&be);
@@ -494,7 +480,7 @@ static void test_tpm_token_lockout(void)
 	CK_TOKEN_INFO info;
 	CK_SESSION_HANDLE s;
 
-	tpm_unit_start(&be, &section);
+	tpm_unit_start(&be, &cfg.section);
 	s = tpm_unit_open_rw(&be);
 	/* An SO login clears the failures that earlier tests left in the TPM. */
 	CU_ASSERT_EQUAL(ops->login(&be, s, CKU_SO, so_pin, PIN_LEN(so_pin)), CKR_OK);
@@ -519,9 +505,8 @@ int main(void)
 	CU_pSuite suite;
 	unsigned int failures;
 
-	if (!mkdtemp(state_dir))
+	if (!tpm_unit_config_init(&cfg, "hsmux-tpm-token", 3))
 		return 1;
-	snprintf(tcti_value, sizeof(tcti_value), "libtpms:%s", state_dir);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	suite = CU_add_suite("tpm_token", NULL, NULL);
@@ -540,6 +525,6 @@ int main(void)
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
 	CU_cleanup_registry();
-	tpm_test_remove_tree(state_dir);
+	tpm_test_remove_tree(cfg.dir);
 	return failures ? 1 : 0;
 }

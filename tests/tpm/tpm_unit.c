@@ -1,9 +1,30 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/CUnit.h>
 
 #include "tpm_unit.h"
+
+bool tpm_unit_config_init(struct tpm_unit_config *c, const char *prefix,
+                          unsigned int da_max_tries)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->dir, sizeof(c->dir), "/tmp/%s-XXXXXX", prefix);
+	if (!mkdtemp(c->dir))
+		return false;
+	snprintf(c->tcti, sizeof(c->tcti), "libtpms:%s", c->dir);
+	snprintf(c->da_max_tries, sizeof(c->da_max_tries), "%u", da_max_tries);
+	c->entries[0] = (struct hsmux_config_entry){.key = "type", .value = "tpm", .line = 2};
+	c->entries[1] = (struct hsmux_config_entry){.key = "tcti", .value = c->tcti, .line = 3};
+	c->entries[2] = (struct hsmux_config_entry){
+	    .key = "da_max_tries", .value = c->da_max_tries, .line = 4};
+	c->entries[3] = (struct hsmux_config_entry){
+	    .key = "da_lockout_recovery", .value = "1", .line = 5};
+	c->section = (struct hsmux_config_section){
+	    .name = "tpm", .file = "test.conf", .line = 1, .entries = c->entries, .n_entries = 4};
+	return true;
+}
 
 void tpm_unit_start(struct hsmux_backend *be, const struct hsmux_config_section *section)
 {
