@@ -16,8 +16,8 @@
  *   holds, and only after a login, so no one else can use the key in the
  *   TPM;
  * - the backend checks the PKCS#11 role before every use: CKA_DECRYPT in
- *   C_DecryptInit, CKA_UNWRAP in C_UnwrapKey, CKA_SIGN in C_SignInit; and
- *   neither C_SetAttributeValue nor C_CopyObject can change those;
+ *   C_DecryptInit, CKA_UNWRAP in C_UnwrapKey, CKA_SIGN in C_SignInit.
+ *   Neither C_SetAttributeValue nor C_CopyObject can change those roles;
  * - the raw operation runs only here, on a block that this file padded
  *   as a signature block, so its result is what PKCS#11 calls a
  *   CKM_RSA_PKCS signature of the client's data and never the decryption
