@@ -2,8 +2,12 @@
  * AES encryption and decryption in the TPM. Keys have no fixed mode (see
  * tpm_aes_key.c), so one key serves CBC and CFB-128. TPM2_EncryptDecrypt2
  * takes at most one TPM2B_MAX_BUFFER per command, so longer input goes in
- * chunks with the IV carried over.
+ * chunks with the IV carried over. Multi-part operations pass whole blocks
+ * to the TPM and hold the rest (under one block) in the session: libtpms
+ * zero-pads the IV after a partial CFB block, so a stream cannot go on
+ * from there.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -43,6 +47,8 @@ CK_RV tpm_aes_init_locked(struct tpm_token *tok, struct tpm_session *sess, const
 
 	memcpy(sess->iv.buffer, mech->pParameter, AES_BLOCK);
 	sess->iv.size = AES_BLOCK;
+	sess->part_len = 0;
+	sess->multipart = false;
 	sess->op = decrypt ? TPM_OP_DECRYPT : TPM_OP_ENCRYPT;
 	sess->mech = mech->mechanism;
 	sess->key = key;
@@ -99,6 +105,9 @@ CK_RV tpm_aes_crypt_locked(struct tpm_token *tok, struct tpm_session *sess, cons
 		tpm_op_end_locked(tok, sess);
 		return CKR_KEY_HANDLE_INVALID;
 	}
+	/* C_Encrypt and C_Decrypt cannot finish a multi-part operation. */
+	if (sess->multipart)
+		return CKR_OPERATION_ACTIVE;
 	if (sess->mech == CKM_AES_CBC && in_len % AES_BLOCK != 0) {
 		tpm_op_end_locked(tok, sess);
 		return sess->op == TPM_OP_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE
@@ -117,6 +126,120 @@ CK_RV tpm_aes_crypt_locked(struct tpm_token *tok, struct tpm_session *sess, cons
 		*out_len = in_len;
 	else
 		OPENSSL_cleanse(out, in_len);
+	tpm_op_end_locked(tok, sess);
+	return rv;
+}
+
+/*
+ * Returns the AES key of the multi-part operation op. Otherwise sets *rv,
+ * ends an RSA operation, and returns NULL.
+ */
+static struct tpm_object *multipart_object(struct tpm_token *tok, struct tpm_session *sess,
+                                           enum tpm_op op, CK_RV *rv)
+{
+	struct tpm_object *obj;
+
+	*rv = CKR_OPERATION_NOT_INITIALIZED;
+	if (sess->op != op)
+		return NULL;
+	/* RSA encryption and decryption take one part only. */
+	*rv = CKR_FUNCTION_NOT_SUPPORTED;
+	obj = tpm_aes_mechanism(sess->mech) ? tpm_object_get_locked(tok, sess->key) : NULL;
+	if (obj)
+		return obj;
+	if (tpm_aes_mechanism(sess->mech))
+		*rv = CKR_KEY_HANDLE_INVALID;
+	tpm_op_end_locked(tok, sess);
+	return NULL;
+}
+
+/*
+ * Encrypts or decrypts the session's partial block and the first
+ * whole - part_len bytes of in into out, and keeps the rest of in in the
+ * session. All of in is read before out is written, so in and out may be
+ * the same buffer.
+ */
+static CK_RV update_blocks(struct tpm_token *tok, struct tpm_session *sess, struct tpm_object *obj,
+                           const CK_BYTE *in, CK_ULONG in_len, CK_ULONG whole, CK_BYTE *out)
+{
+	CK_ULONG from_in = whole - sess->part_len;
+	CK_BYTE *buf = malloc(whole);
+	CK_RV rv;
+
+	if (!buf)
+		return CKR_HOST_MEMORY;
+	memcpy(buf, sess->part, sess->part_len);
+	memcpy(buf + sess->part_len, in, from_in);
+	sess->part_len = in_len - from_in;
+	memcpy(sess->part, in + from_in, sess->part_len);
+	rv = run_cipher(tok, sess, obj, buf, whole, out);
+	OPENSSL_cleanse(buf, whole);
+	free(buf);
+	return rv;
+}
+
+CK_RV tpm_aes_update_locked(struct tpm_token *tok, struct tpm_session *sess, enum tpm_op op,
+                            const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+	CK_RV rv;
+	struct tpm_object *obj = multipart_object(tok, sess, op, &rv);
+	CK_ULONG whole;
+
+	if (!obj)
+		return rv;
+	if (in_len > (CK_ULONG)-1 - AES_BLOCK) {
+		tpm_op_end_locked(tok, sess);
+		return op == TPM_OP_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE : CKR_DATA_LEN_RANGE;
+	}
+	whole = (sess->part_len + in_len) / AES_BLOCK * AES_BLOCK;
+	/* A length query or a short buffer takes no input. */
+	if (!out || *out_len < whole) {
+		*out_len = whole;
+		return out ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+	}
+	sess->multipart = true;
+	if (whole == 0) {
+		if (in_len > 0)
+			memcpy(sess->part + sess->part_len, in, in_len);
+		sess->part_len += in_len;
+		*out_len = 0;
+		return CKR_OK;
+	}
+	rv = update_blocks(tok, sess, obj, in, in_len, whole, out);
+	if (rv != CKR_OK) {
+		OPENSSL_cleanse(out, whole);
+		tpm_op_end_locked(tok, sess);
+		return rv;
+	}
+	*out_len = whole;
+	return CKR_OK;
+}
+
+CK_RV tpm_aes_final_locked(struct tpm_token *tok, struct tpm_session *sess, enum tpm_op op,
+                           CK_BYTE *out, CK_ULONG *out_len)
+{
+	CK_RV rv;
+	struct tpm_object *obj = multipart_object(tok, sess, op, &rv);
+	CK_ULONG n;
+
+	if (!obj)
+		return rv;
+	/* CBC has no padding here, so a partial block is a length error. */
+	if (sess->mech == CKM_AES_CBC && sess->part_len != 0) {
+		tpm_op_end_locked(tok, sess);
+		return op == TPM_OP_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE : CKR_DATA_LEN_RANGE;
+	}
+	/* CFB-128 ends with the session's partial block, which the TPM takes as the last one. */
+	n = sess->part_len;
+	if (!out || *out_len < n) {
+		*out_len = n;
+		return out ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+	}
+	rv = n > 0 ? run_cipher(tok, sess, obj, sess->part, n, out) : CKR_OK;
+	if (rv == CKR_OK)
+		*out_len = n;
+	else
+		OPENSSL_cleanse(out, n);
 	tpm_op_end_locked(tok, sess);
 	return rv;
 }

@@ -45,4 +45,18 @@ CK_RV tpm_aes_init_locked(struct tpm_token *tok, struct tpm_session *sess, const
 CK_RV tpm_aes_crypt_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
                            CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
 
+/*
+ * C_EncryptUpdate / C_DecryptUpdate (op TPM_OP_ENCRYPT or TPM_OP_DECRYPT):
+ * whole blocks go out, the rest waits in the session for the next part.
+ */
+CK_RV tpm_aes_update_locked(struct tpm_token *tok, struct tpm_session *sess, enum tpm_op op,
+                            const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
+
+/*
+ * C_EncryptFinal / C_DecryptFinal: CBC fails with a partial block left in
+ * the session, CFB-128 processes it.
+ */
+CK_RV tpm_aes_final_locked(struct tpm_token *tok, struct tpm_session *sess, enum tpm_op op,
+                           CK_BYTE *out, CK_ULONG *out_len);
+
 #endif /* HSMUX_TPM_AES_H */

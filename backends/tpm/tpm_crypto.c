@@ -50,6 +50,9 @@ void tpm_op_end_locked(struct tpm_token *tok, struct tpm_session *sess)
 	sess->key = CK_INVALID_HANDLE;
 	sess->hash = TPM2_ALG_NULL;
 	memset(&sess->label, 0, sizeof(sess->label));
+	OPENSSL_cleanse(sess->part, sizeof(sess->part));
+	sess->part_len = 0;
+	sess->multipart = false;
 }
 
 static bool is_ec_mech(CK_MECHANISM_TYPE m)

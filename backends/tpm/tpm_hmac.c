@@ -1,9 +1,10 @@
 /*
  * CKM_SHA256_HMAC with a generic secret key: a TPM HMAC sequence
  * (TPM2_HMAC_Start, TPM2_SequenceUpdate, TPM2_SequenceComplete), so that
- * messages of any length are signed and the key never leaves the TPM. The
- * sequence starts at the first data and lives in sess->sequence, which
- * tpm_op_end_locked() flushes.
+ * messages of any length are signed or verified and the key never leaves
+ * the TPM. Verification computes the MAC in the TPM as signing does and
+ * compares it in constant time. The sequence starts at the first data and
+ * lives in sess->sequence, which tpm_op_end_locked() flushes.
  */
 #include <string.h>
 
@@ -15,13 +16,14 @@
 
 #define HMAC_LEN 32
 
-bool tpm_hmac_active(const struct tpm_session *sess)
+bool tpm_hmac_active(const struct tpm_session *sess, enum tpm_op op)
 {
-	return sess->op == TPM_OP_SIGN && sess->mech == CKM_SHA256_HMAC;
+	return sess->op == op && sess->mech == CKM_SHA256_HMAC;
 }
 
-CK_RV tpm_hmac_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
-                                const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+/* Starts op (TPM_OP_SIGN or TPM_OP_VERIFY), which needs CKA_SIGN or CKA_VERIFY on the key. */
+static CK_RV hmac_init(struct tpm_token *tok, struct tpm_session *sess, const CK_MECHANISM *mech,
+                       CK_OBJECT_HANDLE key, enum tpm_op op)
 {
 	struct tpm_object *obj;
 
@@ -37,16 +39,28 @@ CK_RV tpm_hmac_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
 	if (tpm_attrs_ulong(&obj->attrs, CKA_CLASS, ~0UL) != CKO_SECRET_KEY ||
 	    tpm_attrs_ulong(&obj->attrs, CKA_KEY_TYPE, ~0UL) != CKK_GENERIC_SECRET)
 		return CKR_KEY_TYPE_INCONSISTENT;
-	if (!tpm_attrs_bool(&obj->attrs, CKA_SIGN, false))
+	if (!tpm_attrs_bool(&obj->attrs, op == TPM_OP_SIGN ? CKA_SIGN : CKA_VERIFY, false))
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
 	if (tok->login != CKU_USER)
 		return CKR_USER_NOT_LOGGED_IN;
-	sess->op = TPM_OP_SIGN;
+	sess->op = op;
 	sess->mech = CKM_SHA256_HMAC;
 	sess->key = key;
 	sess->hash = TPM2_ALG_SHA256;
 	sess->sequence = ESYS_TR_NONE;
 	return CKR_OK;
+}
+
+CK_RV tpm_hmac_sign_init_locked(struct tpm_token *tok, struct tpm_session *sess,
+                                const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+{
+	return hmac_init(tok, sess, mech, key, TPM_OP_SIGN);
+}
+
+CK_RV tpm_hmac_verify_init_locked(struct tpm_token *tok, struct tpm_session *sess,
+                                  const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+{
+	return hmac_init(tok, sess, mech, key, TPM_OP_VERIFY);
 }
 
 static CK_RV start_sequence(struct tpm_token *tok, struct tpm_session *sess)
@@ -107,7 +121,7 @@ static CK_RV feed(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE
 CK_RV tpm_hmac_sign_update_locked(struct tpm_token *tok, struct tpm_session *sess,
                                   const CK_BYTE *in, CK_ULONG in_len)
 {
-	if (!tpm_hmac_active(sess))
+	if (!tpm_hmac_active(sess, TPM_OP_SIGN))
 		return CKR_OPERATION_NOT_INITIALIZED;
 	return feed(tok, sess, in, in_len);
 }
@@ -122,18 +136,14 @@ static bool answer_length(CK_BYTE *sig, CK_ULONG *sig_len, CK_RV *rv)
 	return true;
 }
 
-CK_RV tpm_hmac_sign_final_locked(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE *sig,
-                                 CK_ULONG *sig_len)
+/* Completes the sequence into mac and ends the operation, success or not. */
+static CK_RV complete(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE mac[HMAC_LEN])
 {
 	TPM2B_MAX_BUFFER empty = {0};
 	TPM2B_DIGEST *result = NULL;
 	TSS2_RC rc;
 	CK_RV rv;
 
-	if (!tpm_hmac_active(sess))
-		return CKR_OPERATION_NOT_INITIALIZED;
-	if (answer_length(sig, sig_len, &rv))
-		return rv;
 	rv = sess->sequence == ESYS_TR_NONE ? start_sequence(tok, sess) : CKR_OK;
 	if (rv != CKR_OK) {
 		tpm_op_end_locked(tok, sess);
@@ -146,14 +156,27 @@ CK_RV tpm_hmac_sign_final_locked(struct tpm_token *tok, struct tpm_session *sess
 	tpm_op_end_locked(tok, sess);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_rc_to_ckr(rc);
-	if (result->size != HMAC_LEN) {
-		Esys_Free(result);
-		return CKR_DEVICE_ERROR;
-	}
-	memcpy(sig, result->buffer, HMAC_LEN);
-	*sig_len = HMAC_LEN;
+	rv = result->size == HMAC_LEN ? CKR_OK : CKR_DEVICE_ERROR;
+	if (rv == CKR_OK)
+		memcpy(mac, result->buffer, HMAC_LEN);
+	OPENSSL_cleanse(result, sizeof(*result));
 	Esys_Free(result);
-	return CKR_OK;
+	return rv;
+}
+
+CK_RV tpm_hmac_sign_final_locked(struct tpm_token *tok, struct tpm_session *sess, CK_BYTE *sig,
+                                 CK_ULONG *sig_len)
+{
+	CK_RV rv;
+
+	if (!tpm_hmac_active(sess, TPM_OP_SIGN))
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (answer_length(sig, sig_len, &rv))
+		return rv;
+	rv = complete(tok, sess, sig);
+	if (rv == CKR_OK)
+		*sig_len = HMAC_LEN;
+	return rv;
 }
 
 CK_RV tpm_hmac_sign_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
@@ -161,7 +184,7 @@ CK_RV tpm_hmac_sign_locked(struct tpm_token *tok, struct tpm_session *sess, cons
 {
 	CK_RV rv;
 
-	if (!tpm_hmac_active(sess))
+	if (!tpm_hmac_active(sess, TPM_OP_SIGN))
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (answer_length(sig, sig_len, &rv))
 		return rv;
@@ -169,4 +192,49 @@ CK_RV tpm_hmac_sign_locked(struct tpm_token *tok, struct tpm_session *sess, cons
 	if (rv != CKR_OK)
 		return rv;
 	return tpm_hmac_sign_final_locked(tok, sess, sig, sig_len);
+}
+
+CK_RV tpm_hmac_verify_update_locked(struct tpm_token *tok, struct tpm_session *sess,
+                                    const CK_BYTE *in, CK_ULONG in_len)
+{
+	if (!tpm_hmac_active(sess, TPM_OP_VERIFY))
+		return CKR_OPERATION_NOT_INITIALIZED;
+	return feed(tok, sess, in, in_len);
+}
+
+CK_RV tpm_hmac_verify_final_locked(struct tpm_token *tok, struct tpm_session *sess,
+                                   const CK_BYTE *sig, CK_ULONG sig_len)
+{
+	CK_BYTE mac[HMAC_LEN];
+	CK_RV rv;
+
+	if (!tpm_hmac_active(sess, TPM_OP_VERIFY))
+		return CKR_OPERATION_NOT_INITIALIZED;
+	/* A MAC of another length cannot match, and the spec has a code of its own for it. */
+	if (sig_len != HMAC_LEN) {
+		tpm_op_end_locked(tok, sess);
+		return CKR_SIGNATURE_LEN_RANGE;
+	}
+	rv = complete(tok, sess, mac);
+	if (rv == CKR_OK && CRYPTO_memcmp(mac, sig, HMAC_LEN) != 0)
+		rv = CKR_SIGNATURE_INVALID;
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rv;
+}
+
+CK_RV tpm_hmac_verify_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
+                             CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len)
+{
+	CK_RV rv;
+
+	if (!tpm_hmac_active(sess, TPM_OP_VERIFY))
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (sig_len != HMAC_LEN) {
+		tpm_op_end_locked(tok, sess);
+		return CKR_SIGNATURE_LEN_RANGE;
+	}
+	rv = feed(tok, sess, in, in_len);
+	if (rv != CKR_OK)
+		return rv;
+	return tpm_hmac_verify_final_locked(tok, sess, sig, sig_len);
 }

@@ -1,4 +1,4 @@
-/* Generic secret keys in the TPM, for CKM_SHA256_HMAC signatures. */
+/* Generic secret keys in the TPM, for CKM_SHA256_HMAC signatures and their verification. */
 #ifndef HSMUX_TPM_HMAC_H
 #define HSMUX_TPM_HMAC_H
 
@@ -13,8 +13,8 @@
 bool tpm_hmac_template(const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 
 /*
- * Checks a template for a generic secret key that may only sign with
- * CKM_SHA256_HMAC. *len gets CKA_VALUE_LEN or 0; *value gets CKA_VALUE or
+ * Checks a template for a generic secret key that may only sign and verify
+ * with CKM_SHA256_HMAC. *len gets CKA_VALUE_LEN or 0; *value gets CKA_VALUE or
  * NULL (allowed only when value_ok).
  */
 CK_RV tpm_hmac_check_template(const struct tpm_session *sess, const CK_ATTRIBUTE *tmpl,
@@ -49,7 +49,21 @@ CK_RV tpm_hmac_sign_final_locked(struct tpm_token *tok, struct tpm_session *sess
 CK_RV tpm_hmac_sign_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
                            CK_ULONG in_len, CK_BYTE *sig, CK_ULONG *sig_len);
 
-/* True while sess runs an HMAC signature. */
-bool tpm_hmac_active(const struct tpm_session *sess);
+/*
+ * C_VerifyInit, C_Verify, C_VerifyUpdate and C_VerifyFinal with
+ * CKM_SHA256_HMAC: the TPM computes the MAC, which is compared in constant
+ * time and wiped.
+ */
+CK_RV tpm_hmac_verify_init_locked(struct tpm_token *tok, struct tpm_session *sess,
+                                  const CK_MECHANISM *mech, CK_OBJECT_HANDLE key);
+CK_RV tpm_hmac_verify_update_locked(struct tpm_token *tok, struct tpm_session *sess,
+                                    const CK_BYTE *in, CK_ULONG in_len);
+CK_RV tpm_hmac_verify_final_locked(struct tpm_token *tok, struct tpm_session *sess,
+                                   const CK_BYTE *sig, CK_ULONG sig_len);
+CK_RV tpm_hmac_verify_locked(struct tpm_token *tok, struct tpm_session *sess, const CK_BYTE *in,
+                             CK_ULONG in_len, const CK_BYTE *sig, CK_ULONG sig_len);
+
+/* True while sess runs an HMAC operation op (TPM_OP_SIGN or TPM_OP_VERIFY). */
+bool tpm_hmac_active(const struct tpm_session *sess, enum tpm_op op);
 
 #endif /* HSMUX_TPM_HMAC_H */

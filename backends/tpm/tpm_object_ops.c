@@ -340,6 +340,62 @@ CK_RV tpm_encrypt(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
 	return rv;
 }
 
+CK_RV tpm_encrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
+                         CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = tpm_aes_update_locked(tok, sess, TPM_OP_ENCRYPT, in, in_len, out, out_len);
+	unlock_token(tok);
+	return rv;
+}
+
+CK_RV tpm_encrypt_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
+                        CK_ULONG_PTR out_len)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = tpm_aes_final_locked(tok, sess, TPM_OP_ENCRYPT, out, out_len);
+	unlock_token(tok);
+	return rv;
+}
+
+CK_RV tpm_decrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
+                         CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = tpm_aes_update_locked(tok, sess, TPM_OP_DECRYPT, in, in_len, out, out_len);
+	unlock_token(tok);
+	return rv;
+}
+
+CK_RV tpm_decrypt_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
+                        CK_ULONG_PTR out_len)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = tpm_aes_final_locked(tok, sess, TPM_OP_DECRYPT, out, out_len);
+	unlock_token(tok);
+	return rv;
+}
+
 CK_RV tpm_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
                        CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
 {
@@ -466,7 +522,7 @@ CK_RV tpm_sign(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK
 
 	if (rv != CKR_OK)
 		return rv;
-	if (tpm_hmac_active(sess))
+	if (tpm_hmac_active(sess, TPM_OP_SIGN))
 		rv = tpm_hmac_sign_locked(tok, sess, in, in_len, sig, sig_len);
 	else
 		rv = tpm_sign_locked(tok, sess, in, in_len, sig, sig_len);
@@ -483,7 +539,7 @@ CK_RV tpm_sign_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR
 
 	if (rv != CKR_OK)
 		return rv;
-	if (tpm_hmac_active(sess))
+	if (tpm_hmac_active(sess, TPM_OP_SIGN))
 		rv = tpm_hmac_sign_update_locked(tok, sess, in, in_len);
 	else
 		rv = tpm_sign_update_locked(tok, sess, in, in_len);
@@ -500,7 +556,7 @@ CK_RV tpm_sign_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR 
 
 	if (rv != CKR_OK)
 		return rv;
-	if (tpm_hmac_active(sess))
+	if (tpm_hmac_active(sess, TPM_OP_SIGN))
 		rv = tpm_hmac_sign_final_locked(tok, sess, sig, sig_len);
 	else
 		rv = tpm_sign_final_locked(tok, sess, sig, sig_len);

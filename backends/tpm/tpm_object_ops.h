@@ -32,6 +32,14 @@ CK_RV tpm_decrypt_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANI
                        CK_OBJECT_HANDLE key);
 CK_RV tpm_decrypt(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len,
                   CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV tpm_encrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
+                         CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV tpm_encrypt_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
+                        CK_ULONG_PTR out_len);
+CK_RV tpm_decrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
+                         CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV tpm_decrypt_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
+                        CK_ULONG_PTR out_len);
 CK_RV tpm_digest_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech);
 CK_RV tpm_digest(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len,
                  CK_BYTE_PTR out, CK_ULONG_PTR out_len);

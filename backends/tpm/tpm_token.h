@@ -77,6 +77,9 @@ struct tpm_session {
 	ESYS_TR sequence;   /* digest: the TPM hash sequence */
 	TPM2B_DATA label;   /* OAEP label */
 	TPM2B_IV iv;        /* AES: the IV of the next block */
+	CK_BYTE part[16];   /* AES multi-part: input short of a whole block */
+	CK_ULONG part_len;
+	bool multipart; /* AES: an update has run, so C_Encrypt / C_Decrypt may not */
 };
 
 struct tpm_token {

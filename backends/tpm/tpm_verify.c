@@ -16,6 +16,7 @@
 
 #include "backends/tpm/tpm_aes.h"
 #include "backends/tpm/tpm_crypto.h"
+#include "backends/tpm/tpm_hmac.h"
 #include "backends/tpm/tpm_keygen.h"
 #include "backends/tpm/tpm_mech.h"
 #include "backends/tpm/tpm_object_ops.h"
@@ -421,7 +422,10 @@ CK_RV tpm_verify_init(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANIS
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = verify_init_locked(tok, sess, mech, key);
+	if (mech->mechanism == CKM_SHA256_HMAC)
+		rv = tpm_hmac_verify_init_locked(tok, sess, mech, key);
+	else
+		rv = verify_init_locked(tok, sess, mech, key);
 	pthread_mutex_unlock(&tok->lock);
 	return rv;
 }
@@ -435,7 +439,10 @@ CK_RV tpm_verify(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in, 
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = verify_locked(tok, sess, in, in_len, sig, sig_len);
+	if (tpm_hmac_active(sess, TPM_OP_VERIFY))
+		rv = tpm_hmac_verify_locked(tok, sess, in, in_len, sig, sig_len);
+	else
+		rv = verify_locked(tok, sess, in, in_len, sig, sig_len);
 	pthread_mutex_unlock(&tok->lock);
 	return rv;
 }
@@ -449,7 +456,9 @@ CK_RV tpm_verify_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_P
 
 	if (rv != CKR_OK)
 		return rv;
-	if (sess->op != TPM_OP_VERIFY) {
+	if (tpm_hmac_active(sess, TPM_OP_VERIFY)) {
+		rv = tpm_hmac_verify_update_locked(tok, sess, in, in_len);
+	} else if (sess->op != TPM_OP_VERIFY) {
 		rv = CKR_OPERATION_NOT_INITIALIZED;
 	} else if (!sess->md) {
 		/* Only hash-and-verify mechanisms are multi-part. */
@@ -474,9 +483,11 @@ CK_RV tpm_verify_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PT
 
 	if (rv != CKR_OK)
 		return rv;
-	if (sess->op != TPM_OP_VERIFY) {
+	/* With no operation, the HMAC path returns CKR_OPERATION_NOT_INITIALIZED. */
+	if (tpm_hmac_active(sess, TPM_OP_VERIFY) || sess->op != TPM_OP_VERIFY) {
+		rv = tpm_hmac_verify_final_locked(tok, sess, sig, sig_len);
 		pthread_mutex_unlock(&tok->lock);
-		return CKR_OPERATION_NOT_INITIALIZED;
+		return rv;
 	}
 	if (!sess->md)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;

@@ -20,6 +20,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "tpm_conf_aes.h"
 #include "tpm_conf_hmac.h"
 #include "tpm_conf_rawsign.h"
 #include "tpm_conf_verify.h"
@@ -1014,6 +1015,7 @@ static void test_tpm_conformance_oaep_unwrap(void)
 	                      CKR_OK);
 	compare_with_openssl(s, h, key256, sizeof(key256), false);
 	compare_with_openssl(s, h, key256, sizeof(key256), true);
+	tpm_conf_aes_multipart(s, h, key256, sizeof(key256));
 	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, h, &local, 1), CKR_OK);
 	CU_ASSERT_EQUAL(flag, CK_FALSE);
 
@@ -1022,6 +1024,7 @@ static void test_tpm_conformance_oaep_unwrap(void)
 	CU_ASSERT_EQUAL_FATAL(unwrap_aes(s, priv, CKM_SHA_1, CKG_MGF1_SHA1, wrapped, n, 16, &h),
 	                      CKR_OK);
 	compare_with_openssl(s, h, key128, sizeof(key128), false);
+	tpm_conf_aes_multipart(s, h, key128, sizeof(key128));
 
 	/* A damaged blob, and a key without CKA_UNWRAP, unwrap nothing. */
 	wrapped[7] ^= 1;

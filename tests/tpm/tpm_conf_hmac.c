@@ -1,10 +1,13 @@
 /*
  * Generic secret keys in the TPM through libhsmux.so: HMAC-SHA256 test
  * vectors from RFC 4231 with a key made by C_CreateObject; a generated key,
- * whose value never leaves the TPM, checked through a copy of it; and
- * C_CopyObject's rules.
+ * whose value never leaves the TPM, checked through a copy of it;
+ * C_CopyObject's rules; and C_Verify against RFC 4231 and OpenSSL's HMAC.
  */
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "tpm_conf_hmac.h"
 #include "tpm_p11.h"
@@ -115,6 +118,115 @@ static void test_tpm_conformance_hmac_generate_and_copy(void)
 	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
 }
 
+static CK_RV create_mac_key(CK_SESSION_HANDLE s, const void *value, CK_ULONG len, CK_BBOOL verify,
+                            CK_OBJECT_HANDLE *h)
+{
+	CK_ATTRIBUTE t[] = {
+	    {CKA_CLASS, &secret, sizeof(secret)},  {CKA_KEY_TYPE, &generic, sizeof(generic)},
+	    {CKA_TOKEN, &no, sizeof(no)},          {CKA_SIGN, &yes, sizeof(yes)},
+	    {CKA_VERIFY, &verify, sizeof(verify)}, {CKA_VALUE, (void *)value, len},
+	};
+
+	return p11->C_CreateObject(s, t, sizeof(t) / sizeof(t[0]), h);
+}
+
+static CK_RV verify(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const void *data, CK_ULONG len,
+                    const CK_BYTE *mac, CK_ULONG mac_len)
+{
+	CK_MECHANISM mech = {CKM_SHA256_HMAC, NULL, 0};
+	CK_RV rv = p11->C_VerifyInit(s, &mech, key);
+
+	if (rv == CKR_OK)
+		rv = p11->C_Verify(s, (CK_BYTE_PTR)data, len, (CK_BYTE_PTR)mac, mac_len);
+	return rv;
+}
+
+/* C_Verify with RFC 4231's MAC: the right one passes, a changed byte or length fails. */
+static void verify_rfc4231(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k)
+{
+	CK_ULONG len = strlen(tc2_data);
+	CK_BYTE mac[33];
+
+	memcpy(mac, tc2_mac, 32);
+	mac[32] = 0;
+	CU_ASSERT_EQUAL(verify(s, k, tc2_data, len, mac, 32), CKR_OK);
+	CU_ASSERT_EQUAL(verify(s, k, tc2_data, len - 1, mac, 32), CKR_SIGNATURE_INVALID);
+	CU_ASSERT_EQUAL(verify(s, k, tc2_data, len, mac, 31), CKR_SIGNATURE_LEN_RANGE);
+	CU_ASSERT_EQUAL(verify(s, k, tc2_data, len, mac, 33), CKR_SIGNATURE_LEN_RANGE);
+	CU_ASSERT_EQUAL(verify(s, k, tc2_data, len, mac, 0), CKR_SIGNATURE_LEN_RANGE);
+	for (size_t i = 0; i < 32; i += 31) {
+		mac[i] ^= 0x01;
+		CU_ASSERT_EQUAL(verify(s, k, tc2_data, len, mac, 32), CKR_SIGNATURE_INVALID);
+		mac[i] ^= 0x01;
+	}
+	/* Each result ended the operation. */
+	CU_ASSERT_EQUAL(p11->C_Verify(s, (CK_BYTE_PTR)tc2_data, len, mac, 32),
+	                CKR_OPERATION_NOT_INITIALIZED);
+}
+
+/* Multi-part C_VerifyUpdate over 3000 bytes (several TPM buffers) against OpenSSL's HMAC. */
+static void verify_openssl(CK_SESSION_HANDLE s)
+{
+	CK_MECHANISM mech = {CKM_SHA256_HMAC, NULL, 0};
+	CK_BYTE key[64], data[3000], mac[EVP_MAX_MD_SIZE], sig[32];
+	unsigned int mac_len = 0;
+	CK_ULONG sig_len = sizeof(sig);
+	CK_OBJECT_HANDLE k;
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (CK_BYTE)(i * 13 + 7);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (CK_BYTE)(i * 3 + 1);
+	CU_ASSERT_FATAL(HMAC(EVP_sha256(), key, sizeof(key), data, sizeof(data), mac, &mac_len) !=
+	                NULL);
+	CU_ASSERT_EQUAL_FATAL(mac_len, 32);
+	CU_ASSERT_EQUAL_FATAL(create_mac_key(s, key, sizeof(key), CK_TRUE, &k), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_VerifyInit(s, &mech, k), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_VerifyUpdate(s, data, 1), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_VerifyUpdate(s, data + 1, 1999), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_VerifyUpdate(s, data + 2000, 1000), CKR_OK);
+	/* C_SignFinal does not end a verification. */
+	CU_ASSERT_EQUAL(p11->C_SignFinal(s, sig, &sig_len), CKR_OPERATION_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(p11->C_VerifyFinal(s, mac, 32), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_VerifyInit(s, &mech, k), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_VerifyUpdate(s, data, sizeof(data)), CKR_OK);
+	mac[17] ^= 0x80;
+	CU_ASSERT_EQUAL(p11->C_VerifyFinal(s, mac, 32), CKR_SIGNATURE_INVALID);
+	CU_ASSERT_EQUAL(p11->C_VerifyFinal(s, mac, 32), CKR_OPERATION_NOT_INITIALIZED);
+	CU_ASSERT_EQUAL(p11->C_VerifyInit(s, &mech, k), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_VerifyFinal(s, mac, 16), CKR_SIGNATURE_LEN_RANGE);
+	CU_ASSERT_EQUAL(p11->C_DestroyObject(s, k), CKR_OK);
+}
+
+static void test_tpm_conformance_hmac_verify(void)
+{
+	CK_SESSION_HANDLE s = tpm_p11_login(*hmac_slot);
+	CK_MECHANISM mech = {CKM_SHA256_HMAC, NULL, 0};
+	CK_MECHANISM_INFO info;
+	CK_BBOOL flag = CK_FALSE;
+	CK_ATTRIBUTE get_verify = {CKA_VERIFY, &flag, sizeof(flag)};
+	CK_OBJECT_HANDLE k, signer, default_key;
+
+	CU_ASSERT_FATAL(s != CK_INVALID_HANDLE);
+	CU_ASSERT_EQUAL(p11->C_GetMechanismInfo(*hmac_slot, CKM_SHA256_HMAC, &info), CKR_OK);
+	CU_ASSERT_EQUAL(info.flags & (CKF_SIGN | CKF_VERIFY), CKF_SIGN | CKF_VERIFY);
+	CU_ASSERT_EQUAL_FATAL(create_mac_key(s, "Jefe", 4, CK_TRUE, &k), CKR_OK);
+	verify_rfc4231(s, k);
+	verify_openssl(s);
+
+	/* A key without CKA_VERIFY signs but does not verify. */
+	CU_ASSERT_EQUAL_FATAL(create_mac_key(s, "Jefe", 4, CK_FALSE, &signer), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_VerifyInit(s, &mech, signer), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, signer, &get_verify, 1), CKR_OK);
+	CU_ASSERT_EQUAL(flag, CK_FALSE);
+	/* A key whose template omits CKA_VERIFY verifies, as it signs. */
+	CU_ASSERT_EQUAL_FATAL(create_key(s, "Jefe", 4, CK_FALSE, &default_key), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_GetAttributeValue(s, default_key, &get_verify, 1), CKR_OK);
+	CU_ASSERT_EQUAL(flag, CK_TRUE);
+	CU_ASSERT_EQUAL(verify(s, default_key, tc2_data, strlen(tc2_data), tc2_mac, 32), CKR_OK);
+	CU_ASSERT_EQUAL(p11->C_CloseSession(s), CKR_OK);
+}
+
 bool tpm_conf_hmac_covers(CK_MECHANISM_TYPE type)
 {
 	return type == CKM_SHA256_HMAC || type == CKM_GENERIC_SECRET_KEY_GEN;
@@ -127,4 +239,5 @@ void tpm_conf_hmac_add_tests(CU_pSuite suite, const CK_SLOT_ID *slot)
 	            test_tpm_conformance_hmac_known_answers);
 	CU_add_test(suite, "test_tpm_conformance_hmac_generate_and_copy",
 	            test_tpm_conformance_hmac_generate_and_copy);
+	CU_add_test(suite, "test_tpm_conformance_hmac_verify", test_tpm_conformance_hmac_verify);
 }

@@ -1,6 +1,7 @@
 /*
  * Part of test_tpm_conformance: generic secret keys and CKM_SHA256_HMAC,
- * checked against RFC 4231's test vectors, and C_CopyObject's rules.
+ * signed and verified, checked against RFC 4231's test vectors and OpenSSL's
+ * HMAC, and C_CopyObject's rules.
  */
 #ifndef HSMUX_TPM_CONF_HMAC_H
 #define HSMUX_TPM_CONF_HMAC_H
