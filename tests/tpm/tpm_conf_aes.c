@@ -131,6 +131,33 @@ static void check_mode(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const CK_BYTE *k
 	CU_ASSERT_EQUAL(memcmp(back, plain, len), 0);
 }
 
+/*
+ * In-place updates: each part's output goes where the input started, so the
+ * token must read a part before writing over it. Compares with OpenSSL.
+ */
+static void check_in_place(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const CK_BYTE *key,
+                           size_t key_len)
+{
+	static CK_BYTE buf[TOTAL], ref[TOTAL + 16];
+	CK_ULONG pos = 0, done = 0, got;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (CK_BYTE)(i * 11 + 5);
+	openssl_encrypt(key, key_len, true, buf, TOTAL, ref);
+	CU_ASSERT_EQUAL_FATAL(op_init(s, h, CKM_AES_CFB128, false), CKR_OK);
+	for (size_t i = 0; i < N_CFB_PARTS; i++) {
+		got = sizeof(buf) - done;
+		CU_ASSERT_EQUAL(p11->C_EncryptUpdate(s, buf + pos, part_sizes[i], buf + done, &got),
+		                CKR_OK);
+		pos += part_sizes[i];
+		done += got;
+	}
+	got = sizeof(buf) - done;
+	CU_ASSERT_EQUAL(p11->C_EncryptFinal(s, buf + done, &got), CKR_OK);
+	CU_ASSERT_EQUAL(done + got, TOTAL);
+	CU_ASSERT_EQUAL(memcmp(buf, ref, TOTAL), 0);
+}
+
 /* A partial CBC block at C_*Final is a length error that ends the operation. */
 static void check_final_errors(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
@@ -163,5 +190,6 @@ void tpm_conf_aes_multipart(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const CK_BY
 {
 	check_mode(s, h, key, key_len, false);
 	check_mode(s, h, key, key_len, true);
+	check_in_place(s, h, key, key_len);
 	check_final_errors(s, h);
 }

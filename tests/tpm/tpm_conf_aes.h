@@ -12,8 +12,8 @@
 
 /*
  * Encrypts and decrypts with key h (holding key, 16 or 32 bytes) in parts
- * of uneven sizes, checks length queries and short buffers, and the
- * length errors of C_EncryptFinal and C_DecryptFinal.
+ * of uneven sizes, also in place, checks length queries and short buffers,
+ * and the length errors of C_EncryptFinal and C_DecryptFinal.
  */
 void tpm_conf_aes_multipart(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const CK_BYTE *key,
                             size_t key_len);
