@@ -340,8 +340,9 @@ CK_RV tpm_encrypt(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
 	return rv;
 }
 
-CK_RV tpm_encrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
-                         CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+/* A multi-part AES step of op under the token lock. */
+static CK_RV aes_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, enum tpm_op op,
+                        CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
 	struct tpm_token *tok;
 	struct tpm_session *sess;
@@ -349,51 +350,48 @@ CK_RV tpm_encrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_
 
 	if (rv != CKR_OK)
 		return rv;
-	rv = tpm_aes_update_locked(tok, sess, TPM_OP_ENCRYPT, in, in_len, out, out_len);
+	rv = tpm_aes_update_locked(tok, sess, op, in, in_len, out, out_len);
 	unlock_token(tok);
 	return rv;
+}
+
+/* The last multi-part AES step of op under the token lock. */
+static CK_RV aes_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, enum tpm_op op,
+                       CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	struct tpm_token *tok;
+	struct tpm_session *sess;
+	CK_RV rv = lock_session(be, s, &tok, &sess);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = tpm_aes_final_locked(tok, sess, op, out, out_len);
+	unlock_token(tok);
+	return rv;
+}
+
+CK_RV tpm_encrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
+                         CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	return aes_update(be, s, TPM_OP_ENCRYPT, in, in_len, out, out_len);
 }
 
 CK_RV tpm_encrypt_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
                         CK_ULONG_PTR out_len)
 {
-	struct tpm_token *tok;
-	struct tpm_session *sess;
-	CK_RV rv = lock_session(be, s, &tok, &sess);
-
-	if (rv != CKR_OK)
-		return rv;
-	rv = tpm_aes_final_locked(tok, sess, TPM_OP_ENCRYPT, out, out_len);
-	unlock_token(tok);
-	return rv;
+	return aes_final(be, s, TPM_OP_ENCRYPT, out, out_len);
 }
 
 CK_RV tpm_decrypt_update(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR in,
                          CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-	struct tpm_token *tok;
-	struct tpm_session *sess;
-	CK_RV rv = lock_session(be, s, &tok, &sess);
-
-	if (rv != CKR_OK)
-		return rv;
-	rv = tpm_aes_update_locked(tok, sess, TPM_OP_DECRYPT, in, in_len, out, out_len);
-	unlock_token(tok);
-	return rv;
+	return aes_update(be, s, TPM_OP_DECRYPT, in, in_len, out, out_len);
 }
 
 CK_RV tpm_decrypt_final(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_BYTE_PTR out,
                         CK_ULONG_PTR out_len)
 {
-	struct tpm_token *tok;
-	struct tpm_session *sess;
-	CK_RV rv = lock_session(be, s, &tok, &sess);
-
-	if (rv != CKR_OK)
-		return rv;
-	rv = tpm_aes_final_locked(tok, sess, TPM_OP_DECRYPT, out, out_len);
-	unlock_token(tok);
-	return rv;
+	return aes_final(be, s, TPM_OP_DECRYPT, out, out_len);
 }
 
 CK_RV tpm_generate_key(struct hsmux_backend *be, CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech,
