@@ -19,9 +19,9 @@
  *   C_DecryptInit, CKA_UNWRAP in C_UnwrapKey, CKA_SIGN in C_SignInit.
  *   Neither C_SetAttributeValue nor C_CopyObject can change those roles;
  * - the raw operation runs only here, on a block that this file padded
- *   as a signature block, so its result is what PKCS#11 calls a
- *   CKM_RSA_PKCS signature of the client's data and never the decryption
- *   of a ciphertext that the client chose.
+ *   as a signature block. Its result is therefore a CKM_RSA_PKCS
+ *   signature of the client's data, not the decryption of a ciphertext
+ *   that the client chose.
  */
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * module, and check each signature with Java's own software providers. The
  * public keys (SubjectPublicKeyInfo DER) and the signatures are written to
  * OUTDIR so that the calling script can verify them with plain openssl too.
- * With PLAIN_CONFIG, a second provider whose config asks for readable
+ * With PLAIN_CONFIG, a second provider whose config requests readable
  * private keys generates an EC key pair, and the private key's format is
  * printed: "none" if the module kept the key sensitive, else "PKCS#8".
  *
@@ -48,7 +48,7 @@ public class SunPkcs11Check {
 		return v.verify(sig);
 	}
 
-	/* A key pair from the provider of config; its private key's format tells if it is readable. */
+	/* Generates an EC key pair with the provider of config and prints its private key's format. */
 	static void plainKey(String config, char[] pin) throws Exception {
 		Provider plain = Security.getProvider("SunPKCS11").configure(config);
 		KeyStore.getInstance("PKCS11", plain).load(null, pin);

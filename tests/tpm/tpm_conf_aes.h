@@ -1,6 +1,6 @@
 /*
  * Part of test_tpm_conformance: multi-part CBC and CFB-128 with an AES key
- * whose value the test knows, checked against OpenSSL and against the
+ * whose value the test imported, checked against OpenSSL and against the
  * token's own single-part output.
  */
 #ifndef HSMUX_TPM_CONF_AES_H
